@@ -1,0 +1,212 @@
+/**
+ * The entry table: keys, values, expiry and recency in parallel arrays with an
+ * index-linked LRU list, the layout lru-cache uses. One slot costs a Map entry,
+ * two array cells, 8 bytes of expiry, 8 of links and 1 of status, with no object
+ * per entry, so a million entries stay small and a hit allocates nothing.
+ *
+ * This is a plain data structure with no policy: `evolve` (state.ts) decides
+ * what to write, and only `evolve` writes it.
+ */
+
+const NIL = -1;
+const INITIAL_SLOTS = 1024;
+
+/** Slot status: a live entry holds its value; an invalidated one keeps its key (for the miss reason) but not its value. */
+const LIVE = 0;
+const INVALIDATED = 1;
+
+export class EntryTable<V> {
+  private readonly slotOf = new Map<string, number>();
+  private keys: (string | undefined)[] = [];
+  private values: (V | undefined)[] = [];
+  private expiry = new Float64Array(INITIAL_SLOTS);
+  private next = new Int32Array(INITIAL_SLOTS);
+  private prev = new Int32Array(INITIAL_SLOTS);
+  private status = new Uint8Array(INITIAL_SLOTS);
+  private readonly freeSlots: number[] = [];
+  /** Least recently used slot. */
+  private head = NIL;
+  /** Most recently used slot. */
+  private tail = NIL;
+  private slotsInUse = 0;
+  private invalidatedSlots = 0;
+
+  /** Slots in use, invalidated ones included: what `maxEntries` bounds. */
+  get size(): number {
+    return this.slotsInUse;
+  }
+
+  /** Entries that hold a value (fresh or expired). */
+  get liveCount(): number {
+    return this.slotsInUse - this.invalidatedSlots;
+  }
+
+  slot(key: string): number | undefined {
+    return this.slotOf.get(key);
+  }
+
+  isLive(slot: number): boolean {
+    return this.status[slot] === LIVE;
+  }
+
+  value(slot: number): V {
+    return this.values[slot] as V;
+  }
+
+  expiresAt(slot: number): number {
+    return this.expiry[slot] as number;
+  }
+
+  /** The least recently used slot (an invalidated one first), or undefined when empty. */
+  leastRecentSlot(): number | undefined {
+    return this.head === NIL ? undefined : this.head;
+  }
+
+  key(slot: number): string {
+    return this.keys[slot] as string;
+  }
+
+  /** Marks a slot most recently used. */
+  touch(slot: number): void {
+    if (slot === this.tail) return;
+    this.unlink(slot);
+    this.linkAtTail(slot);
+  }
+
+  /** Writes a live entry, reusing the key's slot when it has one, and marks it most recently used. */
+  put(key: string, value: V, expiresAt: number): void {
+    let slot = this.slotOf.get(key);
+    if (slot === undefined) {
+      slot = this.allocate();
+      this.slotOf.set(key, slot);
+      this.keys[slot] = key;
+      this.slotsInUse++;
+      this.linkAtTail(slot);
+    } else {
+      if (this.status[slot] === INVALIDATED) this.invalidatedSlots--;
+      this.touch(slot);
+    }
+    this.values[slot] = value;
+    this.expiry[slot] = expiresAt;
+    this.status[slot] = LIVE;
+  }
+
+  /**
+   * Drops a key's value but keeps its slot, so the next read can say why it
+   * missed. The slot moves to the least-recent end: invalidated slots always
+   * form the head of the list, so they are reclaimed before any live entry is
+   * evicted.
+   */
+  invalidate(key: string): void {
+    const slot = this.slotOf.get(key);
+    if (slot === undefined) return;
+    if (this.status[slot] === LIVE) {
+      this.values[slot] = undefined;
+      this.status[slot] = INVALIDATED;
+      this.invalidatedSlots++;
+    }
+    if (slot !== this.head) {
+      this.unlink(slot);
+      this.linkAtHead(slot);
+    }
+  }
+
+  invalidateAll(): void {
+    for (let slot = this.head; slot !== NIL; slot = this.next[slot] as number) {
+      this.values[slot] = undefined;
+      this.status[slot] = INVALIDATED;
+    }
+    this.invalidatedSlots = this.slotsInUse;
+  }
+
+  /** Lowers every live entry's expiry to at most `latest` (degraded mode bounds how long entries live). */
+  capExpiry(latest: number): void {
+    for (let slot = this.head; slot !== NIL; slot = this.next[slot] as number) {
+      if ((this.expiry[slot] as number) > latest) this.expiry[slot] = latest;
+    }
+  }
+
+  /** Forgets a key and frees its slot. */
+  remove(key: string): void {
+    const slot = this.slotOf.get(key);
+    if (slot === undefined) return;
+    this.slotOf.delete(key);
+    this.unlink(slot);
+    if (this.status[slot] === INVALIDATED) this.invalidatedSlots--;
+    this.keys[slot] = undefined;
+    this.values[slot] = undefined;
+    this.status[slot] = LIVE;
+    this.freeSlots.push(slot);
+    this.slotsInUse--;
+  }
+
+  clear(): void {
+    this.slotOf.clear();
+    this.keys = [];
+    this.values = [];
+    this.freeSlots.length = 0;
+    this.head = this.tail = NIL;
+    this.slotsInUse = 0;
+    this.invalidatedSlots = 0;
+  }
+
+  /** Walks entries from least to most recently used. */
+  *walk(): Generator<{ key: string; live: boolean; value: V | undefined; expiresAt: number }> {
+    for (let slot = this.head; slot !== NIL; slot = this.next[slot] as number) {
+      const live = this.status[slot] === LIVE;
+      yield {
+        key: this.keys[slot] as string,
+        live,
+        value: live ? (this.values[slot]) : undefined,
+        expiresAt: this.expiry[slot] as number,
+      };
+    }
+  }
+
+  private allocate(): number {
+    const reused = this.freeSlots.pop();
+    if (reused !== undefined) return reused;
+    // Slots are handed out densely, so the next fresh one is the count of slots ever used.
+    const slot = this.slotsInUse + this.freeSlots.length;
+    if (slot >= this.expiry.length) this.grow();
+    return slot;
+  }
+
+  private grow(): void {
+    const capacity = this.expiry.length * 2;
+    this.expiry = copyInto(new Float64Array(capacity), this.expiry);
+    this.next = copyInto(new Int32Array(capacity), this.next);
+    this.prev = copyInto(new Int32Array(capacity), this.prev);
+    this.status = copyInto(new Uint8Array(capacity), this.status);
+  }
+
+  private linkAtTail(slot: number): void {
+    this.prev[slot] = this.tail;
+    this.next[slot] = NIL;
+    if (this.tail === NIL) this.head = slot;
+    else this.next[this.tail] = slot;
+    this.tail = slot;
+  }
+
+  private linkAtHead(slot: number): void {
+    this.next[slot] = this.head;
+    this.prev[slot] = NIL;
+    if (this.head === NIL) this.tail = slot;
+    else this.prev[this.head] = slot;
+    this.head = slot;
+  }
+
+  private unlink(slot: number): void {
+    const before = this.prev[slot] as number;
+    const after = this.next[slot] as number;
+    if (before === NIL) this.head = after;
+    else this.next[before] = after;
+    if (after === NIL) this.tail = before;
+    else this.prev[after] = before;
+  }
+}
+
+function copyInto<T extends Float64Array | Int32Array | Uint8Array>(target: T, source: T): T {
+  target.set(source);
+  return target;
+}
