@@ -6,6 +6,8 @@
  * to hits: it runs the same fold (`applyHit` + `countHit`) that `emit` would.
  */
 import { clockFor, type Clock } from './clock.ts';
+import { Coherence } from './coherence.ts';
+import { newInstanceId } from './protocol.ts';
 import { CacheClosedError } from './errors.ts';
 import type { CacheEvent, CacheEventOf, CacheEventType, MissReason } from './events.ts';
 import { ListenerRegistry, type Listener, type Unsubscribe } from './listeners.ts';
@@ -33,6 +35,8 @@ export interface CacheStats extends CacheCounters {
 
 export class Cache<V> {
   readonly name: string;
+  /** This instance's id on the channel (its own messages carry it, so it skips their echo). */
+  readonly instanceId: string = newInstanceId();
   private readonly options: ResolvedOptions;
   private readonly state: CacheState<V> = initialState<V>();
   private readonly stats_ = new StatsProjection();
@@ -40,6 +44,7 @@ export class Cache<V> {
   private readonly listeners: ListenerRegistry<V>;
   private readonly loads: LoadCoordinator<V>;
   private readonly clock: Clock;
+  private readonly coherence: Coherence<V> | undefined;
   private closed = false;
 
   constructor(options: CacheOptions) {
@@ -49,6 +54,7 @@ export class Cache<V> {
     this.recorder = new EventRecorder(this.options.recentEvents);
     this.listeners = new ListenerRegistry<V>(this.options.onListenerError ?? warnOnce(this.name));
     this.loads = new LoadCoordinator<V>(this.loadHost());
+    this.coherence = this.connect();
   }
 
   /**
@@ -124,14 +130,19 @@ export class Cache<V> {
       return rejected(error);
     }
     this.emit({ type: 'invalidated', scope: 'key', key, at: this.clock.exact(), origin: 'local', reason: 'explicit' });
-    return Promise.resolve();
+    return this.coherence?.publishKey(key) ?? Promise.resolve();
   }
 
   /** Drops every entry here (and, with a transport, everywhere). */
   invalidateAll(): Promise<void> {
     if (this.closed) return Promise.reject(new CacheClosedError(this.name));
     this.emit({ type: 'invalidated', scope: 'all', at: this.clock.exact(), origin: 'local', reason: 'explicit' });
-    return Promise.resolve();
+    return this.coherence?.publishClear() ?? Promise.resolve();
+  }
+
+  /** Resolves once this instance hears its peers (at once without a transport). */
+  ready(): Promise<void> {
+    return this.coherence?.ready() ?? Promise.resolve();
   }
 
   /** Local reset: forgets every entry, publishes nothing; counters keep counting. */
@@ -168,10 +179,15 @@ export class Cache<V> {
     return this.listeners.on(type, listener);
   }
 
-  /** Stops the cache; later calls throw CacheClosedError. Loads in flight still answer their callers. */
-  close(): Promise<void> {
+  /**
+   * Sends pending invalidations, unsubscribes from the transport (which stays
+   * open: its creator closes it) and stops the cache; later calls throw
+   * CacheClosedError. Loads in flight still answer their callers.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    return Promise.resolve();
+    await this.coherence?.close();
   }
 
   private hit(key: string, slot: number, now: number): void {
@@ -217,7 +233,34 @@ export class Cache<V> {
         this.emit({ type: 'evicted', key: entries.key(victim), at: now, reason });
       }
     }
-    this.emit({ type: 'stored', key, at: now, expiresAt: now + ttl, source, value });
+    // While peers cannot reach us, nothing may live longer than degradedTtl.
+    const lifetime = this.state.link === 'degraded' ? Math.min(ttl, this.options.degradedTtl) : ttl;
+    this.emit({ type: 'stored', key, at: now, expiresAt: now + lifetime, source, value });
+  }
+
+  private connect(): Coherence<V> | undefined {
+    const options = this.options;
+    if (options.transport === undefined) return undefined;
+    return new Coherence<V>(
+      {
+        cacheName: this.name,
+        instanceId: this.instanceId,
+        clock: this.clock,
+        emit: (event) => this.emit(event),
+        holdsData: () => this.state.entries.size > 0 || this.state.loads.size > 0,
+        traceparent: () => undefined,
+      },
+      {
+        transport: options.transport,
+        channel: options.channelPrefix + this.name,
+        legacyChannel: options.legacyChannel,
+        secret: options.secret,
+        limits: options.messageLimits,
+        degradedTtl: options.degradedTtl,
+        maxQueuedKeys: options.maxQueuedKeys,
+        retryInterval: options.retryInterval,
+      },
+    );
   }
 
   private emit(event: CacheEvent<V>): void {

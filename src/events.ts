@@ -158,6 +158,80 @@ export interface ClearedEvent {
   readonly at: number;
 }
 
+/** Whether this instance hears other instances' invalidations. */
+export type LinkState = 'connected' | 'degraded';
+
+/**
+ * Why the link changed: `connected`, `connection-lost` (the transport dropped),
+ * `heartbeat-timeout` (it stopped answering without dropping), `starting` (no
+ * connection yet at creation).
+ */
+export type LinkReason = 'connected' | 'connection-lost' | 'heartbeat-timeout' | 'starting';
+
+/**
+ * The link to other instances changed. While degraded, no entry outlives
+ * `entriesExpireBy` (now + degradedTtl); entries stored meanwhile get at most
+ * degradedTtl. Coming back is followed by an `invalidated` of everything
+ * (reason `resync`) when anything was cached: messages may have been lost.
+ */
+export interface LinkChangedEvent {
+  readonly type: 'link.changed';
+  readonly at: number;
+  readonly state: LinkState;
+  readonly reason: LinkReason;
+  /** When degraded: the latest expiry any entry may keep. */
+  readonly entriesExpireBy?: number;
+}
+
+/** Why a received message was refused (a fixed set: it becomes a metric label). */
+export type MessageRejectReason =
+  | 'too-large'
+  | 'not-json'
+  | 'bad-shape'
+  | 'unknown-version'
+  | 'too-many-keys'
+  | 'bad-key'
+  | 'unsigned'
+  | 'bad-signature'
+  | 'other-cache';
+
+/** A message on the channel was malformed, oversized, of another version, unsigned, forged or for another cache. */
+export interface MessageRejectedEvent {
+  readonly type: 'message.rejected';
+  readonly at: number;
+  readonly reason: MessageRejectReason;
+  /** A short description (at most a few dozen characters of the input). */
+  readonly detail: string;
+}
+
+/** Invalidations were sent to the other instances. */
+export interface PublishedEvent {
+  readonly type: 'published';
+  readonly at: number;
+  /** Messages sent (a batch of keys is split to respect the message limits). */
+  readonly messages: number;
+  /** Keys sent; 0 for a clear. */
+  readonly keys: number;
+  readonly clear: boolean;
+  /** Keys still waiting in the retry queue afterwards. */
+  readonly queueDepth: number;
+  readonly traceparent?: string;
+}
+
+/** A publish failed; its keys wait in the retry queue (or, past its bound, one `clear` replaces them). */
+export interface PublishFailedEvent {
+  readonly type: 'publish.failed';
+  readonly at: number;
+  readonly keys: number;
+  readonly clear: boolean;
+  /** The error's class name. */
+  readonly errorName: string;
+  /** Keys waiting in the retry queue afterwards. */
+  readonly queueDepth: number;
+  /** The queue overflowed: a `clear` will be sent instead of the queued keys. */
+  readonly overflowed: boolean;
+}
+
 /** Every event the cache can emit. */
 export type CacheEvent<V = unknown> =
   | HitEvent
@@ -170,7 +244,11 @@ export type CacheEvent<V = unknown> =
   | ExpiredEvent
   | EvictedEvent
   | InvalidatedEvent
-  | ClearedEvent;
+  | ClearedEvent
+  | LinkChangedEvent
+  | MessageRejectedEvent
+  | PublishedEvent
+  | PublishFailedEvent;
 
 export type CacheEventType = CacheEvent['type'];
 

@@ -3,6 +3,8 @@
  * option throws at construction with a message that names it.
  */
 import { CacheOptionError } from './errors.ts';
+import { resolveLimits, type LimitsInput, type ProtocolLimits, type Secret } from './protocol.ts';
+import type { Transport } from './transports/transport.ts';
 
 export interface CacheOptions {
   /** Required. Names the cache in telemetry and in its transport channel: 1 to 100 of `A-Z a-z 0-9 . _ : -`. */
@@ -24,6 +26,23 @@ export interface CacheOptions {
   recentEvents?: number;
   /** Called when a listener throws (the cache and the other listeners carry on). Default: one process warning per cache. */
   onListenerError?: (error: unknown, eventType: string) => void;
+
+  /** Carries invalidations to other instances (Redis, node:cluster IPC, in-memory). None: local only. The caller owns it and closes it. */
+  transport?: Transport;
+  /** Prefix of the cache's channel (`<prefix><name>`). Default `coherent-cache:`. */
+  channelPrefix?: string;
+  /** Also speak the original module's `{ slotId, _origin }` format on this channel (e.g. LEGACY_CHANNEL), to migrate one process at a time. */
+  legacyChannel?: string;
+  /** Shared secret: messages are HMAC-signed, and unsigned or forged ones are rejected. */
+  secret?: Secret;
+  /** While the link to other instances is down, no entry lives longer than this, in ms. Default 5 000. */
+  degradedTtl?: number;
+  /** Most keys kept for a retry after failed publishes; beyond it one `clear` is sent instead. Default 10 000. */
+  maxQueuedKeys?: number;
+  /** How often failed publishes are retried, in ms. Default 1 000. */
+  retryInterval?: number;
+  /** Limits on messages sent and accepted (bytes, keys per message, key length). */
+  messageLimits?: LimitsInput;
 }
 
 /** Options after defaults, as the cache uses them. */
@@ -36,6 +55,14 @@ export interface ResolvedOptions {
   readonly clockResolution: number;
   readonly recentEvents: number;
   readonly onListenerError: ((error: unknown, eventType: string) => void) | undefined;
+  readonly transport: Transport | undefined;
+  readonly channelPrefix: string;
+  readonly legacyChannel: string | undefined;
+  readonly secret: Secret | undefined;
+  readonly degradedTtl: number;
+  readonly maxQueuedKeys: number;
+  readonly retryInterval: number;
+  readonly messageLimits: ProtocolLimits;
 }
 
 export const DEFAULTS = {
@@ -44,6 +71,10 @@ export const DEFAULTS = {
   staleIfError: 0,
   clockResolution: 1,
   recentEvents: 256,
+  channelPrefix: 'coherent-cache:',
+  degradedTtl: 5_000,
+  maxQueuedKeys: 10_000,
+  retryInterval: 1_000,
 } as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -58,6 +89,14 @@ const KNOWN = new Set<string>([
   'clockResolution',
   'recentEvents',
   'onListenerError',
+  'transport',
+  'channelPrefix',
+  'legacyChannel',
+  'secret',
+  'degradedTtl',
+  'maxQueuedKeys',
+  'retryInterval',
+  'messageLimits',
 ]);
 
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
@@ -84,7 +123,46 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     clockResolution: integerIn('clockResolution', options.clockResolution ?? DEFAULTS.clockResolution, 0, 1000),
     recentEvents: integerIn('recentEvents', options.recentEvents ?? DEFAULTS.recentEvents, 0, 100_000),
     onListenerError,
+    transport: transportOption(options.transport),
+    channelPrefix: channelName('channelPrefix', options.channelPrefix ?? DEFAULTS.channelPrefix, 0),
+    legacyChannel: options.legacyChannel === undefined ? undefined : channelName('legacyChannel', options.legacyChannel, 1),
+    secret: secretOption(options.secret),
+    degradedTtl: positiveMs('degradedTtl', options.degradedTtl ?? DEFAULTS.degradedTtl),
+    maxQueuedKeys: integerIn('maxQueuedKeys', options.maxQueuedKeys ?? DEFAULTS.maxQueuedKeys, 1, 10_000_000),
+    retryInterval: timerMs('retryInterval', options.retryInterval ?? DEFAULTS.retryInterval),
+    messageLimits: limitsOption(options.messageLimits),
   };
+}
+
+function transportOption(value: unknown): Transport | undefined {
+  if (value === undefined) return undefined;
+  const methods = ['subscribe', 'publish', 'onStatus', 'close'];
+  const isTransport = typeof value === 'object' && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+  if (!isTransport) {
+    throw new CacheOptionError('transport', `must be a Transport (subscribe, publish, onStatus, close), got ${describe(value)}`);
+  }
+  return value as Transport;
+}
+
+function channelName(option: string, value: unknown, minLength: number): string {
+  if (typeof value !== 'string' || value.length < minLength || value.length > 200 || /\s/.test(value)) {
+    throw new CacheOptionError(option, `must be a string of ${minLength} to 200 characters without spaces, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function secretOption(value: unknown): Secret | undefined {
+  if (value === undefined) return undefined;
+  if ((typeof value === 'string' || value instanceof Uint8Array) && value.length > 0) return value;
+  throw new CacheOptionError('secret', `must be a non-empty string or Uint8Array, got ${describe(value)}`);
+}
+
+function limitsOption(value: LimitsInput | undefined): ProtocolLimits {
+  try {
+    return resolveLimits(value);
+  } catch (error) {
+    throw new CacheOptionError('messageLimits', error instanceof Error ? error.message : String(error));
+  }
 }
 
 /** A ttl in ms: positive and finite. */

@@ -7,7 +7,7 @@
  * data that tests compare.
  */
 import { EntryTable } from './entries.ts';
-import type { CacheEvent } from './events.ts';
+import type { CacheEvent, LinkState } from './events.ts';
 
 /** A load in flight, as the fold knows it. */
 export interface LoadRecord {
@@ -22,12 +22,16 @@ export interface LoadRecord {
 
 export interface CacheState<V> {
   readonly entries: EntryTable<V>;
+  /** `local`: no transport. Otherwise whether other instances' invalidations reach this one. */
+  link: 'local' | LinkState;
+  /** Keys waiting in the publish retry queue. */
+  publishQueueDepth: number;
   /** Loads in flight by key (usually one; more when a timed-out load still runs beside its successor). */
   readonly loads: Map<string, LoadRecord[]>;
 }
 
 export function initialState<V>(): CacheState<V> {
-  return { entries: new EntryTable<V>(), loads: new Map() };
+  return { entries: new EntryTable<V>(), link: 'local', publishQueueDepth: 0, loads: new Map() };
 }
 
 /** The fold of a hit, shared with the hit path that applies it without building the event. */
@@ -44,6 +48,7 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
     }
     case 'miss':
     case 'load.discarded':
+    case 'message.rejected':
       // Decisions that change no entry: projections count them.
       return state;
     case 'load.started': {
@@ -93,6 +98,14 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       state.entries.clear();
       fenceLoads(state, undefined, 'invalidated');
       return state;
+    case 'link.changed':
+      state.link = event.state;
+      if (event.entriesExpireBy !== undefined) state.entries.capExpiry(event.entriesExpireBy);
+      return state;
+    case 'published':
+    case 'publish.failed':
+      state.publishQueueDepth = event.queueDepth;
+      return state;
     default:
       return assertNever(event);
   }
@@ -135,12 +148,16 @@ export interface LoadSnapshot {
 
 /** The whole state as plain data. Values are included: a snapshot never leaves the process by itself. */
 export interface CacheSnapshot<V> {
+  readonly link: 'local' | LinkState;
+  readonly publishQueueDepth: number;
   readonly entries: readonly EntrySnapshot<V>[];
   readonly loads: readonly LoadSnapshot[];
 }
 
 export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
   return {
+    link: state.link,
+    publishQueueDepth: state.publishQueueDepth,
     entries: [...state.entries.walk()],
     loads: [...state.loads.values()]
       .flat()

@@ -4,7 +4,7 @@
  * cache reports. Telemetry reads these counters at collection time instead of
  * doing work per hit.
  */
-import type { CacheEvent, InvalidationOrigin, MissReason } from './events.ts';
+import type { CacheEvent, InvalidationOrigin, MessageRejectReason, MissReason } from './events.ts';
 
 export interface CacheCounters {
   hits: number;
@@ -25,6 +25,14 @@ export interface CacheCounters {
   /** Invalidations of everything after a transport gap. */
   resyncs: number;
   cleared: number;
+  /** Invalidation messages sent, and the keys they carried. */
+  published: { messages: number; keys: number };
+  publishFailures: number;
+  /** Times the retry queue overflowed into a `clear`. */
+  publishOverflows: number;
+  rejected: Record<MessageRejectReason, number>;
+  /** Times the link to other instances was lost. */
+  degradations: number;
 }
 
 export function zeroCounters(): CacheCounters {
@@ -41,6 +49,21 @@ export function zeroCounters(): CacheCounters {
     invalidations: { local: { key: 0, all: 0 }, remote: { key: 0, all: 0 } },
     resyncs: 0,
     cleared: 0,
+    published: { messages: 0, keys: 0 },
+    publishFailures: 0,
+    publishOverflows: 0,
+    rejected: {
+      'too-large': 0,
+      'not-json': 0,
+      'bad-shape': 0,
+      'unknown-version': 0,
+      'too-many-keys': 0,
+      'bad-key': 0,
+      unsigned: 0,
+      'bad-signature': 0,
+      'other-cache': 0,
+    },
+    degradations: 0,
   };
 }
 
@@ -93,6 +116,20 @@ export class StatsProjection {
         return;
       case 'cleared':
         c.cleared++;
+        return;
+      case 'link.changed':
+        if (event.state === 'degraded' && event.reason !== 'starting') c.degradations++;
+        return;
+      case 'message.rejected':
+        c.rejected[event.reason]++;
+        return;
+      case 'published':
+        c.published.messages += event.messages;
+        c.published.keys += event.keys;
+        return;
+      case 'publish.failed':
+        c.publishFailures++;
+        if (event.overflowed) c.publishOverflows++;
         return;
       default:
         return assertNever(event);

@@ -1,0 +1,318 @@
+/**
+ * Keeps one cache coherent with its peers over a Transport. Outgoing: the
+ * invalidations of one tick are coalesced into one message (split only to
+ * respect the message limits); a failed publish keeps its keys in a bounded,
+ * de-duplicated retry queue that overflows into a single `clear`. Incoming:
+ * every payload is decoded as hostile input, the cache's own echo is skipped,
+ * and each invalidation becomes an event. Link changes become events too: a
+ * lost link caps entry lifetimes, and a regained one drops everything cached
+ * before (messages may have been lost in the gap).
+ */
+import type { Clock } from './clock.ts';
+import type { CacheEvent, LinkReason, RemoteSource } from './events.ts';
+import { decodeLegacy, encodeLegacy, type LegacyInvalidationMessage } from './protocol-legacy.ts';
+import {
+  decodeMessage,
+  encodeMessage,
+  ProtocolEncodeError,
+  type DecodeResult,
+  type InvalidationMessage,
+  type ProtocolLimits,
+  type Secret,
+} from './protocol.ts';
+import type { Transport, TransportStatusChange, TransportSubscription } from './transports/transport.ts';
+
+export interface CoherenceSettings {
+  readonly transport: Transport;
+  readonly channel: string;
+  /** Also speak the original module's format on this channel (migration). */
+  readonly legacyChannel: string | undefined;
+  readonly secret: Secret | undefined;
+  readonly limits: ProtocolLimits;
+  readonly degradedTtl: number;
+  readonly maxQueuedKeys: number;
+  /** How often a non-empty retry queue is retried while nothing else triggers it, in ms. */
+  readonly retryInterval: number;
+}
+
+/** The parts of the cache coherence needs. */
+export interface CoherenceHost<V> {
+  readonly cacheName: string;
+  readonly instanceId: string;
+  readonly clock: Clock;
+  emit(event: CacheEvent<V>): void;
+  /** Whether anything is cached or loading (a resync of an empty cache is noise). */
+  holdsData(): boolean;
+  /** The W3C traceparent to put on an outgoing message, if a span is active. */
+  traceparent(): string | undefined;
+}
+
+interface Batch {
+  keys: Set<string>;
+  clear: boolean;
+}
+
+export class Coherence<V> {
+  private pending: Batch | undefined;
+  private pendingDone: PromiseWithResolvers<void> | undefined;
+  /** Keys whose publish failed; `clear` once it overflowed (a clear covers every key). */
+  private readonly queue: Batch = { keys: new Set(), clear: false };
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly subscriptions: Promise<TransportSubscription>[] = [];
+  private readonly stopStatus: () => void;
+  private connected = false;
+  /** Every channel subscription is in place: only then can `connected` be believed. */
+  private subscribed = false;
+  private readyWaiters: PromiseWithResolvers<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly host: CoherenceHost<V>,
+    private readonly settings: CoherenceSettings,
+  ) {
+    const { transport } = settings;
+    this.stopStatus = transport.onStatus((change) => this.onStatus(change));
+    // Until the subscription is in place this instance cannot hear its peers.
+    this.degrade('starting');
+    const subscribed = [transport.subscribe(settings.channel, (payload) => this.receive(payload, false))];
+    if (settings.legacyChannel !== undefined) {
+      subscribed.push(transport.subscribe(settings.legacyChannel, (payload) => this.receive(payload, true)));
+    }
+    this.subscriptions.push(...subscribed);
+    Promise.all(subscribed).then(
+      () => {
+        this.subscribed = true;
+        if (transport.status === 'connected') this.connect();
+      },
+      // A transport that cannot subscribe yet reports 'connected' once it can.
+      () => undefined,
+    );
+  }
+
+  /** Resolves once the link is up (immediately when it is). */
+  ready(): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    this.readyWaiters ??= Promise.withResolvers<void>();
+    return this.readyWaiters.promise;
+  }
+
+  /** Tells the peers to drop `key`; resolves when the message was sent or queued for retry. */
+  publishKey(key: string): Promise<void> {
+    return this.enqueue((batch) => batch.keys.add(key));
+  }
+
+  /** Tells the peers to drop everything. */
+  publishClear(): Promise<void> {
+    return this.enqueue((batch) => {
+      batch.clear = true;
+      batch.keys.clear();
+    });
+  }
+
+  /** Keys waiting for a retry. */
+  get queueDepth(): number {
+    return this.queue.keys.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flushNow();
+    this.closed = true;
+    this.stopStatus();
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    const subscriptions = await Promise.allSettled(this.subscriptions);
+    const unsubscribing = subscriptions.filter((s) => s.status === 'fulfilled').map((s) => s.value.unsubscribe());
+    await Promise.all(unsubscribing);
+  }
+
+  private enqueue(add: (batch: Batch) => void): Promise<void> {
+    if (this.pending === undefined) {
+      this.pending = { keys: new Set(), clear: false };
+      this.pendingDone = Promise.withResolvers<void>();
+      // Everything invalidated in this tick goes out as one message.
+      queueMicrotask(() => void this.flushNow());
+    }
+    if (!this.pending.clear) add(this.pending);
+    return (this.pendingDone as PromiseWithResolvers<void>).promise;
+  }
+
+  /** Sends the pending batch together with whatever waits for a retry; one flush at a time. */
+  private flushNow(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.flushOnce());
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const batch = this.pending ?? { keys: new Set<string>(), clear: false };
+    const done = this.pendingDone;
+    this.pending = undefined;
+    this.pendingDone = undefined;
+    // Merge the retry queue in: a successful send drains it.
+    if (this.queue.clear) batch.clear = true;
+    if (batch.clear) batch.keys.clear();
+    else for (const key of this.queue.keys) batch.keys.add(key);
+    this.queue.keys.clear();
+    this.queue.clear = false;
+    if (batch.clear || batch.keys.size > 0) await this.send(batch);
+    done?.resolve();
+  }
+
+  private async send(batch: Batch): Promise<void> {
+    const { host, settings } = this;
+    const traceparent = host.traceparent();
+    let payloads: { v1: string[]; legacy: string[] };
+    try {
+      payloads = this.encode(batch, traceparent);
+      await settings.transport.publish(settings.channel, payloads.v1);
+      if (payloads.legacy.length > 0 && settings.legacyChannel !== undefined) {
+        await settings.transport.publish(settings.legacyChannel, payloads.legacy);
+      }
+    } catch (error) {
+      this.requeue(batch, error);
+      return;
+    }
+    host.emit({
+      type: 'published',
+      at: host.clock.exact(),
+      messages: payloads.v1.length,
+      keys: batch.clear ? 0 : batch.keys.size,
+      clear: batch.clear,
+      queueDepth: this.queue.keys.size,
+      ...(traceparent === undefined ? {} : { traceparent }),
+    });
+  }
+
+  private requeue(batch: Batch, error: unknown): void {
+    const queue = this.queue;
+    let overflowed = false;
+    if (batch.clear) {
+      queue.clear = true;
+    } else if (!queue.clear) {
+      for (const key of batch.keys) queue.keys.add(key);
+      if (queue.keys.size > this.settings.maxQueuedKeys) {
+        // Never lose a key silently: one clear covers every key that did not fit.
+        overflowed = true;
+        queue.clear = true;
+      }
+    }
+    if (queue.clear) queue.keys.clear();
+    this.host.emit({
+      type: 'publish.failed',
+      at: this.host.clock.exact(),
+      keys: batch.clear ? 0 : batch.keys.size,
+      clear: batch.clear,
+      errorName: error instanceof Error ? error.name : typeof error,
+      queueDepth: queue.keys.size + (queue.clear ? 1 : 0),
+      overflowed,
+    });
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer !== undefined || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.closed && (this.queue.clear || this.queue.keys.size > 0)) void this.flushNow();
+    }, this.settings.retryInterval);
+    this.retryTimer.unref();
+  }
+
+  /** One v1 message per chunk of keys that fits the limits; a key too long to send turns the batch into a clear. */
+  private encode(batch: Batch, traceparent: string | undefined): { v1: string[]; legacy: string[] } {
+    const { host, settings } = this;
+    const base = {
+      v: 1 as const,
+      cache: host.cacheName,
+      origin: host.instanceId,
+      sentAt: host.clock.exact(),
+      ...(traceparent === undefined ? {} : { traceparent }),
+    };
+    const keys = [...batch.keys];
+    const sendable = batch.clear || keys.some((key) => key.length > settings.limits.maxKeyLength) ? undefined : keys;
+    const encodeOptions = { limits: settings.limits, secret: settings.secret };
+    const v1 =
+      sendable === undefined
+        ? [encodeMessage({ ...base, op: 'clear' }, encodeOptions)]
+        : chunked(sendable, settings.limits.maxKeysPerMessage).flatMap((chunk) => encodeFitting(chunk, (part) => encodeMessage({ ...base, op: 'del', keys: part }, encodeOptions)));
+    const legacy =
+      settings.legacyChannel === undefined
+        ? []
+        : encodeLegacy(sendable === undefined ? { op: 'clear', origin: host.instanceId } : { op: 'del', keys: sendable, origin: host.instanceId }, settings.limits);
+    return { v1, legacy };
+  }
+
+  private receive(payload: string, legacy: boolean): void {
+    if (this.closed) return;
+    const { host, settings } = this;
+    const at = host.clock.exact();
+    const decoded: DecodeResult<InvalidationMessage | LegacyInvalidationMessage> = legacy
+      ? decodeLegacy(payload, { cacheName: host.cacheName, limits: settings.limits })
+      : decodeMessage(payload, { limits: settings.limits, secret: settings.secret });
+    if (!decoded.ok) {
+      host.emit({ type: 'message.rejected', at, reason: decoded.reason, detail: decoded.detail });
+      return;
+    }
+    const message = decoded.message;
+    if (message.cache !== host.cacheName) {
+      host.emit({ type: 'message.rejected', at, reason: 'other-cache', detail: `for cache ${JSON.stringify(message.cache.slice(0, 32))}` });
+      return;
+    }
+    if (message.origin === host.instanceId) return;
+    const remote: RemoteSource =
+      'legacy' in message
+        ? { instance: message.origin }
+        : { instance: message.origin, sentAt: message.sentAt, ...(message.traceparent === undefined ? {} : { traceparent: message.traceparent }) };
+    if (message.op === 'clear') {
+      host.emit({ type: 'invalidated', scope: 'all', at, origin: 'remote', reason: 'explicit', remote });
+      return;
+    }
+    for (const key of message.keys) {
+      host.emit({ type: 'invalidated', scope: 'key', key, at, origin: 'remote', reason: 'explicit', remote });
+    }
+  }
+
+  private onStatus(change: TransportStatusChange): void {
+    if (this.closed) return;
+    if (change.status === 'connected') this.connect();
+    else if (change.reason !== 'closed') this.degrade(change.reason === 'heartbeat-timeout' ? 'heartbeat-timeout' : 'connection-lost');
+  }
+
+  private connect(): void {
+    if (this.connected || !this.subscribed) return;
+    this.connected = true;
+    const { host } = this;
+    const at = host.clock.exact();
+    const hadData = host.holdsData();
+    host.emit({ type: 'link.changed', at, state: 'connected', reason: 'connected' });
+    // Anything cached while we could not hear our peers may be stale.
+    if (hadData) host.emit({ type: 'invalidated', scope: 'all', at, origin: 'local', reason: 'resync' });
+    this.readyWaiters?.resolve();
+    this.readyWaiters = undefined;
+    if (this.queue.clear || this.queue.keys.size > 0) void this.flushNow();
+  }
+
+  private degrade(reason: LinkReason): void {
+    if (!this.connected && reason !== 'starting') return;
+    this.connected = false;
+    const at = this.host.clock.exact();
+    this.host.emit({ type: 'link.changed', at, state: 'degraded', reason, entriesExpireBy: at + this.settings.degradedTtl });
+  }
+}
+
+function chunked<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/** Encodes `keys` as one message, halving the batch while it is too large for one. */
+function encodeFitting(keys: readonly string[], encode: (keys: readonly string[]) => string): string[] {
+  try {
+    return [encode(keys)];
+  } catch (error) {
+    if (!(error instanceof ProtocolEncodeError) || error.reason !== 'too-large' || keys.length === 1) throw error;
+    const half = Math.ceil(keys.length / 2);
+    return [...encodeFitting(keys.slice(0, half), encode), ...encodeFitting(keys.slice(half), encode)];
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * An in-process transport: caches in one process share a bus. For tests and
+ * for services that run several caches side by side. Each `MemoryTransport`
+ * is one endpoint on a `MemoryBus`; `disconnect()` / `reconnect()` simulate a
+ * network fault (the endpoint neither sends nor receives meanwhile).
+ */
+import { StatusBroadcaster } from './status-listeners.ts';
+import type { PayloadListener, StatusListener, Transport, TransportStatus, TransportSubscription } from './transport.ts';
+
+export class MemoryBus {
+  private readonly channels = new Map<string, Set<MemoryTransport>>();
+
+  /** A new endpoint on this bus. */
+  transport(): MemoryTransport {
+    return new MemoryTransport(this);
+  }
+
+  /** @internal */
+  join(channel: string, endpoint: MemoryTransport): void {
+    let members = this.channels.get(channel);
+    if (members === undefined) {
+      members = new Set();
+      this.channels.set(channel, members);
+    }
+    members.add(endpoint);
+  }
+
+  /** @internal */
+  leave(channel: string, endpoint: MemoryTransport): void {
+    this.channels.get(channel)?.delete(endpoint);
+  }
+
+  /** @internal Delivers on a later microtask, as a network would, never inside the publisher's call. */
+  broadcast(channel: string, payloads: readonly string[]): void {
+    const members = [...(this.channels.get(channel) ?? [])];
+    queueMicrotask(() => {
+      for (const member of members) for (const payload of payloads) member.receive(channel, payload);
+    });
+  }
+}
+
+export class MemoryTransport implements Transport {
+  readonly kind = 'memory';
+  private readonly statuses = new StatusBroadcaster('connected');
+  private readonly listeners = new Map<string, Set<PayloadListener>>();
+
+  constructor(private readonly bus: MemoryBus) {}
+
+  get status(): TransportStatus {
+    return this.statuses.status;
+  }
+
+  subscribe(channel: string, listener: PayloadListener): Promise<TransportSubscription> {
+    let set = this.listeners.get(channel);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(channel, set);
+      this.bus.join(channel, this);
+    }
+    set.add(listener);
+    return Promise.resolve({
+      unsubscribe: () => {
+        set.delete(listener);
+        if (set.size === 0) {
+          this.listeners.delete(channel);
+          this.bus.leave(channel, this);
+        }
+        return Promise.resolve();
+      },
+    });
+  }
+
+  publish(channel: string, payloads: readonly string[]): Promise<void> {
+    if (this.status !== 'connected') return Promise.reject(new Error(`memory transport is ${this.status}`));
+    this.bus.broadcast(channel, payloads);
+    return Promise.resolve();
+  }
+
+  onStatus(listener: StatusListener): () => void {
+    return this.statuses.on(listener);
+  }
+
+  /** Simulates losing the network: nothing is sent or received until `reconnect()`. */
+  disconnect(): void {
+    this.statuses.set('disconnected', 'connection-lost');
+  }
+
+  reconnect(): void {
+    this.statuses.set('connected', 'connected');
+  }
+
+  close(): Promise<void> {
+    for (const channel of this.listeners.keys()) this.bus.leave(channel, this);
+    this.listeners.clear();
+    this.statuses.set('closed', 'closed');
+    return Promise.resolve();
+  }
+
+  /** @internal */
+  receive(channel: string, payload: string): void {
+    if (this.status !== 'connected') return;
+    for (const listener of [...(this.listeners.get(channel) ?? [])]) listener(payload);
+  }
+}

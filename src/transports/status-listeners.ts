@@ -1,0 +1,26 @@
+/** The status bookkeeping every transport shares: current status plus listeners that never break it. */
+import type { StatusListener, TransportStatus, TransportStatusReason } from './transport.ts';
+
+export class StatusBroadcaster {
+  private readonly listeners = new Set<StatusListener>();
+
+  constructor(public status: TransportStatus) {}
+
+  on(listener: StatusListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Records a new status and tells the listeners; repeating the current status is a no-op. */
+  set(status: TransportStatus, reason: TransportStatusReason): void {
+    if (status === this.status) return;
+    this.status = status;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener({ status, reason });
+      } catch {
+        // A cache's handler failing must not stop the others from hearing the change.
+      }
+    }
+  }
+}
