@@ -121,9 +121,11 @@ export class Coherence<V> {
     this.closed = true;
     this.stopStatus();
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    const subscriptions = await Promise.allSettled(this.subscriptions);
-    const unsubscribing = subscriptions.filter((s) => s.status === 'fulfilled').map((s) => s.value.unsubscribe());
-    await Promise.all(unsubscribing);
+    // A subscription still pending (the transport never connected) is undone whenever it completes; close does not wait for it.
+    const unsubscribed = this.subscriptions.map((pending) =>
+      Promise.race([pending.then((subscription) => subscription.unsubscribe()), Promise.resolve()]).catch(() => undefined),
+    );
+    await Promise.all(unsubscribed);
   }
 
   private enqueue(add: (batch: Batch) => void): Promise<void> {

@@ -16,3 +16,5 @@ export { MemoryBus, MemoryTransport } from './transports/memory.ts';
 export { LEGACY_CHANNEL } from './protocol-legacy.ts';
 export { PROTOCOL_VERSION, DEFAULT_LIMITS } from './protocol.ts';
 export type { InvalidationMessage, ProtocolLimits, Secret } from './protocol.ts';
+export { RedisTransport, redisTransport, PublishTimeoutError } from './transports/redis.ts';
+export type { RedisTransportOptions } from './transports/redis.ts';

@@ -1,0 +1,211 @@
+/**
+ * The Redis transport, over ioredis: PUBLISH/SUBSCRIBE on a standalone server,
+ * SPUBLISH/SSUBSCRIBE (sharded pub/sub) on a Redis Cluster. Publishing uses one
+ * connection; receiving needs its own (a subscribed connection can do nothing
+ * else), one per node that owns a channel's slot in a cluster. The transport is
+ * connected only while every subscriber link is (see redis-subscriber.ts).
+ *
+ * Ownership: connections the transport opens (from `url`, or duplicated from a
+ * caller's client) it closes; a caller's `client` and `subscriber` it never closes.
+ */
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { CacheOptionError } from '../errors.ts';
+import { describe as describeValue, timerMs } from '../options.ts';
+import { quitOrDisconnect, SubscriberLink } from './redis-subscriber.ts';
+import { StatusBroadcaster } from './status-listeners.ts';
+import type { PayloadListener, StatusListener, Transport, TransportStatus, TransportStatusReason, TransportSubscription } from './transport.ts';
+
+export interface RedisTransportOptions {
+  /** Connect to this URL (`redis://host:port/db`); the transport owns the connections. */
+  url?: string;
+  /** Or a caller-owned client (standalone or Cluster) to publish with; the subscriber is its `duplicate()`. */
+  client?: Redis | Cluster;
+  /** A caller-owned connection dedicated to subscribing (standalone only). Default: `client.duplicate()`. */
+  subscriber?: Redis;
+  /** ioredis options for connections made from `url`. */
+  redisOptions?: RedisOptions;
+  /** Sharded pub/sub (SPUBLISH/SSUBSCRIBE). Default: on for a Cluster client, off otherwise. */
+  sharded?: boolean;
+  /** How often the subscriber is pinged, in ms. Default 1 000. */
+  heartbeatInterval?: number;
+  /** How long a ping may go unanswered before the link counts as lost, in ms. Default 2 000. */
+  heartbeatTimeout?: number;
+  /** How long a publish may take before it counts as failed (and is queued for retry), in ms. Default 2 000. */
+  publishTimeout?: number;
+}
+
+const KNOWN_OPTIONS = new Set(['url', 'client', 'subscriber', 'redisOptions', 'sharded', 'heartbeatInterval', 'heartbeatTimeout', 'publishTimeout']);
+
+export class RedisTransport implements Transport {
+  readonly kind = 'redis';
+  private readonly publisher: Redis | Cluster;
+  private readonly ownsPublisher: boolean;
+  private readonly sharded: boolean;
+  private readonly statuses: StatusBroadcaster;
+  private readonly listeners = new Map<string, Set<PayloadListener>>();
+  /** Subscriber links by node ("host:port"; "default" on a standalone server). */
+  private readonly links = new Map<string, SubscriberLink>();
+  private readonly linkOfChannel = new Map<string, SubscriberLink>();
+  private readonly settings: { heartbeatInterval: number; heartbeatTimeout: number; publishTimeout: number };
+  private readonly givenSubscriber: Redis | undefined;
+  private closed = false;
+
+  constructor(options: RedisTransportOptions) {
+    for (const key of Object.keys(options)) {
+      if (!KNOWN_OPTIONS.has(key)) throw new CacheOptionError(`redis.${key}`, 'is not a known option');
+    }
+    const { url, client, subscriber } = options;
+    if ((url === undefined) === (client === undefined)) {
+      throw new CacheOptionError('redis', `needs exactly one of "url" or "client", got ${url === undefined ? 'neither' : 'both'}`);
+    }
+    if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
+      throw new CacheOptionError('redis.url', `must be a redis:// or rediss:// URL, got ${describeValue(url)}`);
+    }
+    if (client !== undefined && !(client instanceof Redis) && !(client instanceof Cluster)) {
+      throw new CacheOptionError('redis.client', 'must be an ioredis Redis or Cluster instance');
+    }
+    if (subscriber !== undefined && (!(subscriber instanceof Redis) || client instanceof Cluster)) {
+      throw new CacheOptionError('redis.subscriber', 'must be an ioredis Redis instance, used with a standalone client');
+    }
+    this.settings = {
+      heartbeatInterval: timerMs('redis.heartbeatInterval', options.heartbeatInterval ?? 1_000),
+      heartbeatTimeout: timerMs('redis.heartbeatTimeout', options.heartbeatTimeout ?? 2_000),
+      publishTimeout: timerMs('redis.publishTimeout', options.publishTimeout ?? 2_000),
+    };
+    if (url !== undefined) {
+      // Fail fast while disconnected: a failed publish goes to the cache's retry queue, not ioredis's offline queue.
+      this.publisher = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, ...options.redisOptions });
+      this.publisher.on('error', () => undefined);
+      this.ownsPublisher = true;
+    } else {
+      this.publisher = client as Redis | Cluster;
+      this.ownsPublisher = false;
+    }
+    this.sharded = options.sharded ?? this.publisher instanceof Cluster;
+    this.givenSubscriber = subscriber;
+    this.statuses = new StatusBroadcaster('connecting');
+  }
+
+  get status(): TransportStatus {
+    return this.statuses.status;
+  }
+
+  async subscribe(channel: string, listener: PayloadListener): Promise<TransportSubscription> {
+    if (this.closed) throw new Error('redis transport is closed');
+    let set = this.listeners.get(channel);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(channel, set);
+      const link = await this.linkFor(channel);
+      this.linkOfChannel.set(channel, link);
+      await link.add(channel);
+    }
+    set.add(listener);
+    return {
+      unsubscribe: async () => {
+        set.delete(listener);
+        if (set.size > 0 || this.listeners.get(channel) !== set) return;
+        this.listeners.delete(channel);
+        await this.linkOfChannel.get(channel)?.remove(channel);
+        this.linkOfChannel.delete(channel);
+      },
+    };
+  }
+
+  async publish(channel: string, payloads: readonly string[]): Promise<void> {
+    if (this.closed) throw new Error('redis transport is closed');
+    const sends = payloads.map((payload) => (this.sharded ? this.publisher.spublish(channel, payload) : this.publisher.publish(channel, payload)));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PublishTimeoutError(this.settings.publishTimeout)), this.settings.publishTimeout);
+      timer.unref();
+    });
+    try {
+      await Promise.race([Promise.all(sends), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  onStatus(listener: StatusListener): () => void {
+    return this.statuses.on(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.links.values()].map((link) => link.close()));
+    this.links.clear();
+    this.statuses.set('closed', 'closed');
+    if (this.ownsPublisher) await quitOrDisconnect(this.publisher);
+  }
+
+  /** The subscriber link that can hear `channel`: the one connection on a standalone server, the slot owner's in a cluster. */
+  private async linkFor(channel: string): Promise<SubscriberLink> {
+    const node = this.publisher instanceof Cluster ? await this.slotOwner(this.publisher, channel) : 'default';
+    let link = this.links.get(node);
+    if (link === undefined) {
+      const owned = this.givenSubscriber === undefined;
+      link = new SubscriberLink(this.subscriberConnection(node), {
+        sharded: this.sharded,
+        heartbeatInterval: this.settings.heartbeatInterval,
+        heartbeatTimeout: this.settings.heartbeatTimeout,
+        owned,
+        onPayload: (ch, payload) => this.deliver(ch, payload),
+        onHealth: (_connected, reason) => this.refreshStatus(reason),
+      });
+      this.links.set(node, link);
+    }
+    return link;
+  }
+
+  private subscriberConnection(node: string): Redis {
+    if (this.givenSubscriber !== undefined) return this.givenSubscriber;
+    const publisher = this.publisher;
+    if (publisher instanceof Cluster) {
+      const [host, port] = splitNode(node);
+      const base = publisher.nodes('master')[0]?.options ?? {};
+      return new Redis({ ...base, host, port, lazyConnect: false, enableOfflineQueue: true });
+    }
+    // A subscriber must queue its SUBSCRIBE while (re)connecting, whatever the publisher does.
+    return publisher.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+  }
+
+  /** The master that owns the channel's slot (sharded pub/sub routes by the channel like a key). */
+  private async slotOwner(cluster: Cluster, channel: string): Promise<string> {
+    if (cluster.status !== 'ready') await new Promise<void>((resolve) => cluster.once('ready', () => resolve()));
+    const slot = (await cluster.call('CLUSTER', 'KEYSLOT', channel)) as number;
+    const owner = cluster.slots[slot]?.[0];
+    if (owner === undefined) throw new Error(`no cluster node owns slot ${slot} of channel ${channel}`);
+    return owner;
+  }
+
+  private deliver(channel: string, payload: string): void {
+    for (const listener of [...(this.listeners.get(channel) ?? [])]) listener(payload);
+  }
+
+  private refreshStatus(reason: TransportStatusReason): void {
+    if (this.closed) return;
+    const links = [...this.links.values()];
+    const healthy = links.length > 0 && links.every((link) => link.connected);
+    this.statuses.set(healthy ? 'connected' : 'disconnected', healthy ? 'connected' : reason);
+  }
+}
+
+/** A publish did not complete within `publishTimeout`. */
+export class PublishTimeoutError extends Error {
+  override readonly name = 'PublishTimeoutError';
+  constructor(timeoutMs: number) {
+    super(`redis publish did not complete within ${timeoutMs} ms`);
+  }
+}
+
+/** Creates a Redis transport (see RedisTransportOptions). */
+export function redisTransport(options: RedisTransportOptions): RedisTransport {
+  return new RedisTransport(options);
+}
+
+function splitNode(node: string): [string, number] {
+  const colon = node.lastIndexOf(':');
+  return [node.slice(0, colon), Number(node.slice(colon + 1))];
+}
