@@ -31,6 +31,10 @@ export interface CacheStats extends CacheCounters {
   loadsInFlight: number;
   /** Listener calls that threw (and were skipped). */
   listenerErrors: number;
+  /** `local` without a transport; else whether this instance hears its peers. */
+  link: 'local' | 'connected' | 'degraded';
+  /** Keys waiting in the publish retry queue. */
+  publishQueueDepth: number;
 }
 
 export class Cache<V> {
@@ -156,6 +160,8 @@ export class Cache<V> {
       size: this.state.entries.liveCount,
       loadsInFlight: countLoads(this.state),
       listenerErrors: this.listeners.errors,
+      link: this.state.link,
+      publishQueueDepth: this.state.publishQueueDepth,
     };
   }
 
@@ -226,7 +232,8 @@ export class Cache<V> {
 
   private store(key: string, value: V, ttl: number, now: number, source: 'load' | 'set'): void {
     const entries = this.state.entries;
-    if (entries.slot(key) === undefined && entries.size >= this.options.maxEntries) {
+    // Size first: the key lookup (costly in a big table) only matters when the table is full.
+    if (entries.size >= this.options.maxEntries && entries.slot(key) === undefined) {
       const victim = entries.leastRecentSlot();
       if (victim !== undefined) {
         const reason = entries.isLive(victim) ? 'capacity' : 'tombstone';
@@ -248,7 +255,7 @@ export class Cache<V> {
         clock: this.clock,
         emit: (event) => this.emit(event),
         holdsData: () => this.state.entries.size > 0 || this.state.loads.size > 0,
-        traceparent: () => undefined,
+        tracing: this.options.tracing,
       },
       {
         transport: options.transport,
@@ -276,6 +283,7 @@ export class Cache<V> {
       state: this.state,
       clock: this.clock,
       loadTimeout: this.options.loadTimeout,
+      tracing: this.options.tracing,
       emit: (event) => this.emit(event),
       store: (key, value, ttl, at) => this.store(key, value, ttl, at, 'load'),
       staleValue: (key, now) => {

@@ -33,6 +33,6 @@ export class EventRecorder {
 
 function redact(event: CacheEvent): RecordedEvent {
   if (event.type !== 'stored') return event;
-  const { value: _value, ...rest } = event;
-  return rest;
+  // Spelled out rather than rest-destructured: this runs on every store, and the spread is several times slower.
+  return { type: event.type, key: event.key, at: event.at, expiresAt: event.expiresAt, source: event.source };
 }
