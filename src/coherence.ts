@@ -20,6 +20,7 @@ import {
   type ProtocolLimits,
   type Secret,
 } from './protocol.ts';
+import type { CacheTracing } from './tracing.ts';
 import type { Transport, TransportStatusChange, TransportSubscription } from './transports/transport.ts';
 
 export interface CoherenceSettings {
@@ -43,8 +44,7 @@ export interface CoherenceHost<V> {
   emit(event: CacheEvent<V>): void;
   /** Whether anything is cached or loading (a resync of an empty cache is noise). */
   holdsData(): boolean;
-  /** The W3C traceparent to put on an outgoing message, if a span is active. */
-  traceparent(): string | undefined;
+  readonly tracing: CacheTracing;
 }
 
 interface Batch {
@@ -162,7 +162,8 @@ export class Coherence<V> {
 
   private async send(batch: Batch): Promise<void> {
     const { host, settings } = this;
-    const traceparent = host.traceparent();
+    const span = host.tracing.startPublish(host.cacheName, settings.channel, batch.clear ? 0 : batch.keys.size, batch.clear);
+    const traceparent = span.traceparent;
     let payloads: { v1: string[]; legacy: string[] };
     try {
       payloads = this.encode(batch, traceparent);
@@ -171,9 +172,11 @@ export class Coherence<V> {
         await settings.transport.publish(settings.legacyChannel, payloads.legacy);
       }
     } catch (error) {
+      span.end(error);
       this.requeue(batch, error);
       return;
     }
+    span.end();
     host.emit({
       type: 'published',
       at: host.clock.exact(),
@@ -261,17 +264,24 @@ export class Coherence<V> {
       return;
     }
     if (message.origin === host.instanceId) return;
+    const traceparent = 'legacy' in message ? undefined : message.traceparent;
     const remote: RemoteSource =
       'legacy' in message
         ? { instance: message.origin }
-        : { instance: message.origin, sentAt: message.sentAt, ...(message.traceparent === undefined ? {} : { traceparent: message.traceparent }) };
+        : { instance: message.origin, sentAt: message.sentAt, ...(traceparent === undefined ? {} : { traceparent }) };
+    const span = host.tracing.startReceive(host.cacheName, {
+      channel: legacy ? (settings.legacyChannel ?? settings.channel) : settings.channel,
+      origin: message.origin,
+      clear: message.op === 'clear',
+      keys: message.op === 'clear' ? 0 : message.keys.length,
+      traceparent,
+    });
     if (message.op === 'clear') {
       host.emit({ type: 'invalidated', scope: 'all', at, origin: 'remote', reason: 'explicit', remote });
-      return;
+    } else {
+      for (const key of message.keys) host.emit({ type: 'invalidated', scope: 'key', key, at, origin: 'remote', reason: 'explicit', remote });
     }
-    for (const key of message.keys) {
-      host.emit({ type: 'invalidated', scope: 'key', key, at, origin: 'remote', reason: 'explicit', remote });
-    }
+    span.end();
   }
 
   private onStatus(change: TransportStatusChange): void {

@@ -8,6 +8,7 @@ import { LoadTimeoutError } from './errors.ts';
 import type { CacheEvent } from './events.ts';
 import { findLoad, type CacheState } from './state.ts';
 import type { Clock } from './clock.ts';
+import type { CacheTracing, LoadSpan } from './tracing.ts';
 
 /** What a loader receives besides the key. */
 export interface LoadContext {
@@ -24,6 +25,7 @@ export interface LoadHost<V> {
   readonly state: CacheState<V>;
   readonly clock: Clock;
   readonly loadTimeout: number | undefined;
+  readonly tracing: CacheTracing;
   emit(event: CacheEvent<V>): void;
   /** Stores a loaded value, evicting first when the cache is full. */
   store(key: string, value: V, ttl: number, at: number): void;
@@ -38,6 +40,7 @@ interface Flight<V> {
   readonly ttl: number;
   readonly settle: PromiseWithResolvers<V>;
   readonly abort: AbortController;
+  readonly span: LoadSpan;
   waiters: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** The callers were answered by the timeout; only the store decision is left. */
@@ -73,6 +76,7 @@ export class LoadCoordinator<V> {
       ttl,
       settle: Promise.withResolvers<V>(),
       abort: new AbortController(),
+      span: host.tracing.startLoad(host.cacheName, key),
       waiters: 1,
       timer: undefined,
       detached: false,
@@ -84,7 +88,7 @@ export class LoadCoordinator<V> {
     }
     let pending: V | PromiseLike<V>;
     try {
-      pending = loader(key, { signal: flight.abort.signal });
+      pending = flight.span.run(() => loader(key, { signal: flight.abort.signal }));
     } catch (error) {
       this.fail(flight, error);
       return flight.settle.promise;
@@ -101,9 +105,10 @@ export class LoadCoordinator<V> {
     const host = this.host;
     const loadId = ++this.lastLoadId;
     host.emit({ type: 'load.started', key, at, loadId });
+    const span = host.tracing.startLoad(host.cacheName, key);
     let value: V;
     try {
-      value = loader(key);
+      value = span.run(() => loader(key));
       if (isThenable(value)) {
         // Nobody will await it: keep its rejection from becoming an unhandled one.
         Promise.resolve(value).catch(() => undefined);
@@ -113,10 +118,12 @@ export class LoadCoordinator<V> {
       const now = host.clock.exact();
       const stale = host.staleValue(key, now);
       host.emit(loadedEvent(key, loadId, 'error', now, at, 1, stale !== undefined, error));
+      span.end('error', 1, error);
       if (stale !== undefined) return stale.value;
       throw error;
     }
     this.settleOk(key, loadId, at, 1, value, ttl);
+    span.end('ok', 1);
     return value;
   }
 
@@ -130,6 +137,7 @@ export class LoadCoordinator<V> {
   private succeed(flight: Flight<V>, value: V): void {
     this.finish(flight);
     this.settleOk(flight.key, flight.loadId, flight.startedAt, this.waitersOf(flight), value, flight.ttl);
+    if (!flight.detached) flight.span.end('ok', flight.waiters);
     // Callers may use the value even when it was fenced: it was true when loaded.
     if (!flight.detached) flight.settle.resolve(value);
   }
@@ -152,6 +160,7 @@ export class LoadCoordinator<V> {
     const stale = flight.detached ? undefined : host.staleValue(flight.key, now);
     host.emit(loadedEvent(flight.key, flight.loadId, 'error', now, flight.startedAt, this.waitersOf(flight), stale !== undefined, error));
     if (flight.detached) return;
+    flight.span.end('error', flight.waiters, error);
     if (stale !== undefined) flight.settle.resolve(stale.value);
     else flight.settle.reject(error);
   }
@@ -166,6 +175,7 @@ export class LoadCoordinator<V> {
     const stale = host.staleValue(flight.key, now);
     host.emit({ type: 'load.timedout', key: flight.key, at: now, loadId: flight.loadId, waiters: flight.waiters, servedStale: stale !== undefined });
     flight.abort.abort(new LoadTimeoutError(host.cacheName, flight.key, host.loadTimeout ?? 0));
+    flight.span.end('timeout', flight.waiters);
     if (stale !== undefined) flight.settle.resolve(stale.value);
     else flight.settle.reject(new LoadTimeoutError(host.cacheName, flight.key, host.loadTimeout ?? 0));
   }

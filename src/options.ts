@@ -4,6 +4,7 @@
  */
 import { CacheOptionError } from './errors.ts';
 import { resolveLimits, type LimitsInput, type ProtocolLimits, type Secret } from './protocol.ts';
+import { NO_TRACING, type CacheTracing } from './tracing.ts';
 import type { Transport } from './transports/transport.ts';
 
 export interface CacheOptions {
@@ -43,6 +44,8 @@ export interface CacheOptions {
   retryInterval?: number;
   /** Limits on messages sent and accepted (bytes, keys per message, key length). */
   messageLimits?: LimitsInput;
+  /** Spans around loads, publishes and received messages: `otelTracing()` for OpenTelemetry. Default: none. */
+  tracing?: CacheTracing;
 }
 
 /** Options after defaults, as the cache uses them. */
@@ -63,6 +66,7 @@ export interface ResolvedOptions {
   readonly maxQueuedKeys: number;
   readonly retryInterval: number;
   readonly messageLimits: ProtocolLimits;
+  readonly tracing: CacheTracing;
 }
 
 export const DEFAULTS = {
@@ -97,6 +101,7 @@ const KNOWN = new Set<string>([
   'maxQueuedKeys',
   'retryInterval',
   'messageLimits',
+  'tracing',
 ]);
 
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
@@ -131,7 +136,17 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     maxQueuedKeys: integerIn('maxQueuedKeys', options.maxQueuedKeys ?? DEFAULTS.maxQueuedKeys, 1, 10_000_000),
     retryInterval: timerMs('retryInterval', options.retryInterval ?? DEFAULTS.retryInterval),
     messageLimits: limitsOption(options.messageLimits),
+    tracing: tracingOption(options.tracing),
   };
+}
+
+function tracingOption(value: unknown): CacheTracing {
+  if (value === undefined) return NO_TRACING;
+  const methods = ['startLoad', 'startPublish', 'startReceive'];
+  if (typeof value === 'object' && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')) {
+    return value as CacheTracing;
+  }
+  throw new CacheOptionError('tracing', `must be a CacheTracing (startLoad, startPublish, startReceive), e.g. otelTracing(), got ${describe(value)}`);
 }
 
 function transportOption(value: unknown): Transport | undefined {

@@ -1,0 +1,301 @@
+/**
+ * Every metric the library exports, in one place: name, kind, unit, labels and
+ * how to read it from `cache.stats()`. The OTel projection and the prom-client
+ * bridge both build from this list, so a dashboard works with either; a test
+ * checks both against it. Names follow the OpenTelemetry rules (dotted
+ * lowercase, library prefix, UCUM units, no `_total`); `prometheusName` is what
+ * the Prometheus exporter makes of them (dots to underscores, `_total` on
+ * counters, the unit as a suffix where it has one).
+ *
+ * Labels come from small fixed sets. A key is never a label.
+ */
+import type { CacheStats } from '../cache.ts';
+
+export type Labels = Readonly<Record<string, string>>;
+export type Point = readonly [labels: Labels, value: number];
+
+interface MetricBase {
+  /** OpenTelemetry instrument name. */
+  readonly name: string;
+  /** What the Prometheus exporter (and the prom-client bridge) call it. */
+  readonly prometheusName: string;
+  readonly description: string;
+  /** UCUM unit; `{...}` annotations are dimensionless counts. */
+  readonly unit: string;
+  /** Label names besides `cache`. */
+  readonly labels: readonly string[];
+}
+
+/** A monotonic count read from the folded stats at collection time. */
+export interface CounterMetric extends MetricBase {
+  readonly kind: 'counter';
+  read(stats: CacheStats): readonly Point[];
+}
+
+/** A current value read at collection time. */
+export interface GaugeMetric extends MetricBase {
+  readonly kind: 'gauge';
+  read(stats: CacheStats): readonly Point[];
+}
+
+/** A distribution of the slower, discrete events, recorded as they happen. */
+export interface HistogramMetric extends MetricBase {
+  readonly kind: 'histogram';
+  /** Bucket upper bounds, in `unit`. */
+  readonly buckets: readonly number[];
+}
+
+export type Metric = CounterMetric | GaugeMetric | HistogramMetric;
+
+const one = (value: number, labels: Labels = {}): Point[] => [[labels, value]];
+
+export const REQUESTS: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.requests',
+  prometheusName: 'coherent_cache_requests_total',
+  description: 'Reads (get, getSync) by result: hit, or miss with its reason (absent, expired, invalidated)',
+  unit: '{request}',
+  labels: ['result', 'reason'],
+  read: (s) => [
+    [{ result: 'hit', reason: 'fresh' }, s.hits],
+    [{ result: 'miss', reason: 'absent' }, s.misses.absent],
+    [{ result: 'miss', reason: 'expired' }, s.misses.expired],
+    [{ result: 'miss', reason: 'invalidated' }, s.misses.invalidated],
+  ],
+};
+
+export const LOADS: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.loads',
+  prometheusName: 'coherent_cache_loads_total',
+  description: 'Loader calls by how they ended for their callers: ok, error, timeout',
+  unit: '{load}',
+  labels: ['outcome'],
+  read: (s) => [
+    [{ outcome: 'ok' }, s.loads.ok],
+    [{ outcome: 'error' }, s.loads.error],
+    [{ outcome: 'timeout' }, s.loads.timeout],
+  ],
+};
+
+export const COALESCED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.loads.coalesced',
+  prometheusName: 'coherent_cache_loads_coalesced_total',
+  description: 'Callers that joined a load already in flight instead of starting one',
+  unit: '{request}',
+  labels: [],
+  read: (s) => one(s.coalesced),
+};
+
+export const STALE_SERVED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.loads.stale_served',
+  prometheusName: 'coherent_cache_loads_stale_served_total',
+  description: 'Failed or timed-out loads answered with the expired value (staleIfError)',
+  unit: '{load}',
+  labels: [],
+  read: (s) => one(s.staleServed),
+};
+
+export const DISCARDED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.loads.discarded',
+  prometheusName: 'coherent_cache_loads_discarded_total',
+  description: 'Load results not stored because an invalidation or a newer value overtook them',
+  unit: '{load}',
+  labels: [],
+  read: (s) => one(s.loadsDiscarded),
+};
+
+export const STORED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.entries.stored',
+  prometheusName: 'coherent_cache_entries_stored_total',
+  description: 'Values stored, by source: load or set',
+  unit: '{entry}',
+  labels: ['source'],
+  read: (s) => [
+    [{ source: 'load' }, s.stored.load],
+    [{ source: 'set' }, s.stored.set],
+  ],
+};
+
+export const EXPIRED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.entries.expired',
+  prometheusName: 'coherent_cache_entries_expired_total',
+  description: 'Entries dropped after their ttl and stale-if-error window',
+  unit: '{entry}',
+  labels: [],
+  read: (s) => one(s.expired),
+};
+
+export const EVICTED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.entries.evicted',
+  prometheusName: 'coherent_cache_entries_evicted_total',
+  description: 'Values pushed out by maxEntries (least recently used first)',
+  unit: '{entry}',
+  labels: [],
+  read: (s) => one(s.evicted),
+};
+
+export const INVALIDATIONS: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.invalidations',
+  prometheusName: 'coherent_cache_invalidations_total',
+  description: 'Invalidations applied, by origin (local, remote) and scope (key, all)',
+  unit: '{invalidation}',
+  labels: ['origin', 'scope'],
+  read: (s) => [
+    [{ origin: 'local', scope: 'key' }, s.invalidations.local.key],
+    [{ origin: 'local', scope: 'all' }, s.invalidations.local.all],
+    [{ origin: 'remote', scope: 'key' }, s.invalidations.remote.key],
+    [{ origin: 'remote', scope: 'all' }, s.invalidations.remote.all],
+  ],
+};
+
+export const RESYNCS: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.resyncs',
+  prometheusName: 'coherent_cache_resyncs_total',
+  description: 'Times everything was dropped because the link came back after a gap',
+  unit: '{resync}',
+  labels: [],
+  read: (s) => one(s.resyncs),
+};
+
+export const DEGRADATIONS: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.link.degradations',
+  prometheusName: 'coherent_cache_link_degradations_total',
+  description: 'Times the link to the other instances was lost',
+  unit: '{event}',
+  labels: [],
+  read: (s) => one(s.degradations),
+};
+
+export const PUBLISHED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.messages.published',
+  prometheusName: 'coherent_cache_messages_published_total',
+  description: 'Invalidation messages sent to the other instances',
+  unit: '{message}',
+  labels: [],
+  read: (s) => one(s.published.messages),
+};
+
+export const PUBLISH_FAILURES: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.publish.failures',
+  prometheusName: 'coherent_cache_publish_failures_total',
+  description: 'Publishes that failed (their keys wait in the retry queue)',
+  unit: '{publish}',
+  labels: [],
+  read: (s) => one(s.publishFailures),
+};
+
+export const PUBLISH_OVERFLOWS: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.publish.overflows',
+  prometheusName: 'coherent_cache_publish_overflows_total',
+  description: 'Times the retry queue overflowed into one clear',
+  unit: '{event}',
+  labels: [],
+  read: (s) => one(s.publishOverflows),
+};
+
+export const REJECTED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.messages.rejected',
+  prometheusName: 'coherent_cache_messages_rejected_total',
+  description: 'Received messages refused, by reason',
+  unit: '{message}',
+  labels: ['reason'],
+  read: (s) => Object.entries(s.rejected).map(([reason, count]): Point => [{ reason }, count]),
+};
+
+export const ENTRIES: GaugeMetric = {
+  kind: 'gauge',
+  name: 'coherent_cache.entries',
+  prometheusName: 'coherent_cache_entries',
+  description: 'Entries holding a value (fresh or expired)',
+  unit: '{entry}',
+  labels: [],
+  read: (s) => one(s.size),
+};
+
+export const LOADS_IN_FLIGHT: GaugeMetric = {
+  kind: 'gauge',
+  name: 'coherent_cache.loads.in_flight',
+  prometheusName: 'coherent_cache_loads_in_flight',
+  description: 'Loaders still running',
+  unit: '{load}',
+  labels: [],
+  read: (s) => one(s.loadsInFlight),
+};
+
+export const DEGRADED: GaugeMetric = {
+  kind: 'gauge',
+  name: 'coherent_cache.link.degraded',
+  prometheusName: 'coherent_cache_link_degraded',
+  description: '1 while this instance cannot hear its peers (entries live at most degradedTtl), else 0',
+  unit: '1',
+  labels: [],
+  read: (s) => one(s.link === 'degraded' ? 1 : 0),
+};
+
+export const QUEUE_DEPTH: GaugeMetric = {
+  kind: 'gauge',
+  name: 'coherent_cache.publish.queue.depth',
+  prometheusName: 'coherent_cache_publish_queue_depth',
+  description: 'Keys waiting in the publish retry queue',
+  unit: '{key}',
+  labels: [],
+  read: (s) => one(s.publishQueueDepth),
+};
+
+export const LOAD_DURATION: HistogramMetric = {
+  kind: 'histogram',
+  name: 'coherent_cache.load.duration',
+  prometheusName: 'coherent_cache_load_duration_seconds',
+  description: 'How long loaders took, by outcome (ok, error)',
+  unit: 's',
+  labels: ['outcome'],
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+};
+
+export const PROPAGATION_LAG: HistogramMetric = {
+  kind: 'histogram',
+  name: 'coherent_cache.propagation.lag',
+  prometheusName: 'coherent_cache_propagation_lag_seconds',
+  description: "Publisher's send to this instance's drop, per received message (receiver clock minus sender clock)",
+  unit: 's',
+  labels: [],
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+};
+
+export const COUNTERS: readonly CounterMetric[] = [
+  REQUESTS,
+  LOADS,
+  COALESCED,
+  STALE_SERVED,
+  DISCARDED,
+  STORED,
+  EXPIRED,
+  EVICTED,
+  INVALIDATIONS,
+  RESYNCS,
+  DEGRADATIONS,
+  PUBLISHED,
+  PUBLISH_FAILURES,
+  PUBLISH_OVERFLOWS,
+  REJECTED,
+];
+export const GAUGES: readonly GaugeMetric[] = [ENTRIES, LOADS_IN_FLIGHT, DEGRADED, QUEUE_DEPTH];
+export const HISTOGRAMS: readonly HistogramMetric[] = [LOAD_DURATION, PROPAGATION_LAG];
+export const METRICS: readonly Metric[] = [...COUNTERS, ...GAUGES, ...HISTOGRAMS];
+
+/** The label every metric carries. */
+export const CACHE_LABEL = 'cache';
