@@ -8,6 +8,7 @@
 import { clockFor, type Clock } from './clock.ts';
 import { Coherence } from './coherence.ts';
 import { newInstanceId } from './protocol.ts';
+import { instrumentCache } from './telemetry/otel-metrics.ts';
 import { CacheClosedError } from './errors.ts';
 import type { CacheEvent, CacheEventOf, CacheEventType, MissReason } from './events.ts';
 import { ListenerRegistry, type Listener, type Unsubscribe } from './listeners.ts';
@@ -49,6 +50,7 @@ export class Cache<V> {
   private readonly loads: LoadCoordinator<V>;
   private readonly clock: Clock;
   private readonly coherence: Coherence<V> | undefined;
+  private readonly stopMetrics: () => void;
   private closed = false;
 
   constructor(options: CacheOptions) {
@@ -59,6 +61,7 @@ export class Cache<V> {
     this.listeners = new ListenerRegistry<V>(this.options.onListenerError ?? warnOnce(this.name));
     this.loads = new LoadCoordinator<V>(this.loadHost());
     this.coherence = this.connect();
+    this.stopMetrics = this.options.metrics === false ? () => undefined : instrumentCache(this, this.options.metrics);
   }
 
   /**
@@ -193,6 +196,7 @@ export class Cache<V> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopMetrics();
     await this.coherence?.close();
   }
 

@@ -4,6 +4,8 @@
  */
 import { CacheOptionError } from './errors.ts';
 import { resolveLimits, type LimitsInput, type ProtocolLimits, type Secret } from './protocol.ts';
+import { otelTracing } from './telemetry/otel-tracing.ts';
+import type { OtelMetricsOptions } from './telemetry/otel-metrics.ts';
 import { NO_TRACING, type CacheTracing } from './tracing.ts';
 import type { Transport } from './transports/transport.ts';
 
@@ -44,8 +46,10 @@ export interface CacheOptions {
   retryInterval?: number;
   /** Limits on messages sent and accepted (bytes, keys per message, key length). */
   messageLimits?: LimitsInput;
-  /** Spans around loads, publishes and received messages: `otelTracing()` for OpenTelemetry. Default: none. */
-  tracing?: CacheTracing;
+  /** Spans around loads, publishes and received messages. Default: `otelTracing()` on the global TracerProvider; `false` for none. */
+  tracing?: CacheTracing | false;
+  /** OpenTelemetry metrics. Default: the global MeterProvider (no-op without an SDK); `false` for none. */
+  metrics?: OtelMetricsOptions | false;
 }
 
 /** Options after defaults, as the cache uses them. */
@@ -67,6 +71,7 @@ export interface ResolvedOptions {
   readonly retryInterval: number;
   readonly messageLimits: ProtocolLimits;
   readonly tracing: CacheTracing;
+  readonly metrics: OtelMetricsOptions | false;
 }
 
 export const DEFAULTS = {
@@ -81,6 +86,7 @@ export const DEFAULTS = {
   retryInterval: 1_000,
 } as const;
 
+const defaultTracing = otelTracing();
 const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
 // Timers clamp anything longer than a signed 32-bit ms count to 1 ms.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -102,6 +108,7 @@ const KNOWN = new Set<string>([
   'retryInterval',
   'messageLimits',
   'tracing',
+  'metrics',
 ]);
 
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
@@ -137,11 +144,20 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     retryInterval: timerMs('retryInterval', options.retryInterval ?? DEFAULTS.retryInterval),
     messageLimits: limitsOption(options.messageLimits),
     tracing: tracingOption(options.tracing),
+    metrics: metricsOption(options.metrics),
   };
 }
 
+function metricsOption(value: unknown): OtelMetricsOptions | false {
+  if (value === undefined) return {};
+  if (value === false) return false;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
+  throw new CacheOptionError('metrics', `must be false or { meterProvider }, got ${describe(value)}`);
+}
+
 function tracingOption(value: unknown): CacheTracing {
-  if (value === undefined) return NO_TRACING;
+  if (value === undefined) return defaultTracing;
+  if (value === false) return NO_TRACING;
   const methods = ['startLoad', 'startPublish', 'startReceive'];
   if (typeof value === 'object' && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')) {
     return value as CacheTracing;

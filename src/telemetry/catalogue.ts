@@ -4,8 +4,9 @@
  * bridge both build from this list, so a dashboard works with either; a test
  * checks both against it. Names follow the OpenTelemetry rules (dotted
  * lowercase, library prefix, UCUM units, no `_total`); `prometheusName` is what
- * the Prometheus exporter makes of them (dots to underscores, `_total` on
- * counters, the unit as a suffix where it has one).
+ * @opentelemetry/exporter-prometheus makes of them: dots become underscores and
+ * monotonic counters get `_total`, but no unit suffix is added (so the load
+ * histogram is `coherent_cache_load_duration`, in seconds, not `..._seconds`).
  *
  * Labels come from small fixed sets. A key is never a label.
  */
@@ -259,7 +260,7 @@ export const QUEUE_DEPTH: GaugeMetric = {
 export const LOAD_DURATION: HistogramMetric = {
   kind: 'histogram',
   name: 'coherent_cache.load.duration',
-  prometheusName: 'coherent_cache_load_duration_seconds',
+  prometheusName: 'coherent_cache_load_duration',
   description: 'How long loaders took, by outcome (ok, error)',
   unit: 's',
   labels: ['outcome'],
@@ -269,7 +270,7 @@ export const LOAD_DURATION: HistogramMetric = {
 export const PROPAGATION_LAG: HistogramMetric = {
   kind: 'histogram',
   name: 'coherent_cache.propagation.lag',
-  prometheusName: 'coherent_cache_propagation_lag_seconds',
+  prometheusName: 'coherent_cache_propagation_lag',
   description: "Publisher's send to this instance's drop, per received message (receiver clock minus sender clock)",
   unit: 's',
   labels: [],

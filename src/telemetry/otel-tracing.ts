@@ -1,0 +1,136 @@
+/**
+ * OpenTelemetry spans for what takes time or crosses processes: a span per
+ * load (its key only when the caller opts in, through a sanitizer), a PRODUCER
+ * span per publish whose W3C traceparent travels in the message, and a
+ * CONSUMER span per received message that continues the publisher's trace and
+ * links to its span, so one trace shows the write on A and the drops on B, C.
+ * Hits and misses become events on the caller's active span only on request.
+ * Never a value: errors are recorded by class name, not message.
+ */
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import type { Cache } from '../cache.ts';
+import type { Unsubscribe } from '../listeners.ts';
+import type { CacheTracing, LoadSpan, PublishSpan, ReceivedMessage, ReceiveSpan } from '../tracing.ts';
+
+export const TRACER_NAME = 'coherent-cache';
+
+export interface OtelTracingOptions {
+  /** Default: the global TracerProvider (a no-op until an SDK registers one). */
+  tracerProvider?: TracerProvider;
+  /**
+   * Put the key on load spans: `true` as is, or a function that returns what to
+   * record (or undefined to leave it out). Off by default: keys can be sensitive.
+   */
+  recordKeys?: boolean | ((key: string) => string | undefined);
+}
+
+export function otelTracing(options: OtelTracingOptions = {}): CacheTracing {
+  const provider = options.tracerProvider;
+  // Resolved per span: the global provider may be registered after the cache is created.
+  const tracer = (): Tracer => (provider ?? trace.getTracerProvider()).getTracer(TRACER_NAME);
+  const keyOf = options.recordKeys === true ? (key: string) => key : options.recordKeys === false || options.recordKeys === undefined ? undefined : options.recordKeys;
+
+  return {
+    startLoad(cacheName: string, key: string): LoadSpan {
+      const recordedKey = keyOf?.(key);
+      const span = tracer().startSpan('coherent_cache.load', {
+        kind: SpanKind.INTERNAL,
+        attributes: { 'coherent_cache.name': cacheName, ...(recordedKey === undefined ? {} : { 'coherent_cache.key': recordedKey }) },
+      });
+      const spanContext = trace.setSpan(context.active(), span);
+      return {
+        run: (loader) => context.with(spanContext, loader),
+        end: (outcome, waiters, error) => {
+          span.setAttributes({ 'coherent_cache.load.outcome': outcome, 'coherent_cache.load.waiters': waiters });
+          if (outcome !== 'ok') failed(span, outcome === 'timeout' ? 'LoadTimeoutError' : errorType(error));
+          span.end();
+        },
+      };
+    },
+
+    startPublish(cacheName: string, channel: string, keys: number, clear: boolean): PublishSpan {
+      const span = tracer().startSpan(`publish ${channel}`, {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.operation.type': 'send',
+          'messaging.destination.name': channel,
+          'coherent_cache.name': cacheName,
+          'coherent_cache.invalidation.keys': keys,
+          'coherent_cache.invalidation.clear': clear,
+        },
+      });
+      return {
+        traceparent: traceparentOf(span.spanContext()),
+        end: (error) => {
+          if (error !== undefined) failed(span, errorType(error));
+          span.end();
+        },
+      };
+    },
+
+    startReceive(cacheName: string, message: ReceivedMessage): ReceiveSpan {
+      const publisher = message.traceparent === undefined ? undefined : parseTraceparent(message.traceparent);
+      const parent = publisher === undefined ? context.active() : trace.setSpanContext(ROOT_CONTEXT, publisher);
+      const span = tracer().startSpan(
+        `process ${message.channel}`,
+        {
+          kind: SpanKind.CONSUMER,
+          ...(publisher === undefined ? {} : { links: [{ context: publisher }] }),
+          attributes: {
+            'messaging.operation.type': 'process',
+            'messaging.destination.name': message.channel,
+            'coherent_cache.name': cacheName,
+            'coherent_cache.origin': message.origin,
+            'coherent_cache.invalidation.keys': message.keys,
+            'coherent_cache.invalidation.clear': message.clear,
+          },
+        },
+        parent,
+      );
+      return { end: () => span.end() };
+    },
+  };
+}
+
+/**
+ * Records hits and misses as events on the caller's active span (opt-in: it
+ * makes the hit path build its event). Returns the function that stops it.
+ */
+export function traceReads<V>(cache: Cache<V>): Unsubscribe {
+  const stopHits = cache.on('hit', () => trace.getActiveSpan()?.addEvent('coherent_cache.hit', { 'coherent_cache.name': cache.name }));
+  const stopMisses = cache.on('miss', (event) =>
+    trace.getActiveSpan()?.addEvent('coherent_cache.miss', { 'coherent_cache.name': cache.name, 'coherent_cache.miss.reason': event.reason }),
+  );
+  return () => {
+    stopHits();
+    stopMisses();
+  };
+}
+
+function failed(span: Span, type: string): void {
+  span.setAttribute('error.type', type);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: type });
+}
+
+/** An error's class name: its message may quote a value. */
+function errorType(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}
+
+export function traceparentOf(spanContext: SpanContext): string | undefined {
+  if (!trace.isSpanContextValid(spanContext)) return undefined;
+  const flags = (spanContext.traceFlags & TraceFlags.SAMPLED).toString(16).padStart(2, '0');
+  return `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
+}
+
+export function parseTraceparent(traceparent: string): SpanContext | undefined {
+  const match = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})/.exec(traceparent);
+  if (match === null) return undefined;
+  const spanContext: SpanContext = {
+    traceId: match[2] as string,
+    spanId: match[3] as string,
+    traceFlags: parseInt(match[4] as string, 16) & TraceFlags.SAMPLED,
+    isRemote: true,
+  };
+  return trace.isSpanContextValid(spanContext) ? spanContext : undefined;
+}
