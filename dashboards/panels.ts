@@ -1,0 +1,168 @@
+/**
+ * What the dashboard shows, as data: one entry per panel with its PromQL.
+ * `generate.ts` turns this into the Grafana JSON that ships; tests parse every
+ * query and check each metric name against the library's catalogue.
+ *
+ * `$cache` is the dashboard's cache variable (a regex: multi-select, "All" = .*),
+ * `$__rate_interval` Grafana's rate window.
+ */
+
+export interface PanelQuery {
+  readonly expr: string;
+  readonly legend: string;
+}
+
+export interface PanelSpec {
+  readonly title: string;
+  readonly description: string;
+  readonly kind: 'timeseries' | 'stat';
+  /** Grafana unit id. */
+  readonly unit: string;
+  readonly queries: readonly PanelQuery[];
+}
+
+export interface RowSpec {
+  readonly title: string;
+  readonly panels: readonly PanelSpec[];
+}
+
+const sel = (extra = '') => `{cache=~"$cache"${extra}}`;
+const rate = (metric: string, extra = '') => `rate(${metric}${sel(extra)}[$__rate_interval])`;
+const hitRatio = `sum by (cache) (${rate('coherent_cache_requests_total', ',result="hit"')}) / sum by (cache) (${rate('coherent_cache_requests_total')})`;
+const quantile = (q: number, metric: string) => `histogram_quantile(${q}, sum by (le, cache) (${rate(metric)}))`;
+
+export const ROWS: readonly RowSpec[] = [
+  {
+    title: 'Requests',
+    panels: [
+      {
+        title: 'Hit ratio',
+        description: 'Share of reads answered from the cache, now.',
+        kind: 'stat',
+        unit: 'percentunit',
+        queries: [{ expr: hitRatio, legend: '{{cache}}' }],
+      },
+      {
+        title: 'Hit ratio trend',
+        description: 'Share of reads answered from the cache over time. A drop after deploys or invalidation storms is expected; a lasting drop is not.',
+        kind: 'timeseries',
+        unit: 'percentunit',
+        queries: [{ expr: hitRatio, legend: '{{cache}}' }],
+      },
+      {
+        title: 'Requests by result',
+        description: 'Reads per second: hits, and misses by reason (absent, expired, invalidated).',
+        kind: 'timeseries',
+        unit: 'reqps',
+        queries: [{ expr: `sum by (cache, result, reason) (${rate('coherent_cache_requests_total')})`, legend: '{{cache}} {{result}} {{reason}}' }],
+      },
+    ],
+  },
+  {
+    title: 'Loads',
+    panels: [
+      {
+        title: 'Loads by outcome',
+        description: 'Loader calls per second (concurrent callers of one key share one load).',
+        kind: 'timeseries',
+        unit: 'ops',
+        queries: [
+          { expr: `sum by (cache, outcome) (${rate('coherent_cache_loads_total')})`, legend: '{{cache}} {{outcome}}' },
+          { expr: `sum by (cache) (${rate('coherent_cache_loads_coalesced_total')})`, legend: '{{cache}} coalesced callers' },
+        ],
+      },
+      {
+        title: 'Load latency',
+        description: 'How long loaders take: p50, p95, p99.',
+        kind: 'timeseries',
+        unit: 's',
+        queries: [
+          { expr: quantile(0.5, 'coherent_cache_load_duration_bucket'), legend: '{{cache}} p50' },
+          { expr: quantile(0.95, 'coherent_cache_load_duration_bucket'), legend: '{{cache}} p95' },
+          { expr: quantile(0.99, 'coherent_cache_load_duration_bucket'), legend: '{{cache}} p99' },
+        ],
+      },
+      {
+        title: 'Load errors',
+        description: 'Loads that failed or timed out, and those answered with a stale value instead (staleIfError).',
+        kind: 'timeseries',
+        unit: 'ops',
+        queries: [
+          { expr: `sum by (cache, outcome) (${rate('coherent_cache_loads_total', ',outcome=~"error|timeout"')})`, legend: '{{cache}} {{outcome}}' },
+          { expr: `sum by (cache) (${rate('coherent_cache_loads_stale_served_total')})`, legend: '{{cache}} served stale' },
+        ],
+      },
+    ],
+  },
+  {
+    title: 'Entries',
+    panels: [
+      {
+        title: 'Entries',
+        description: 'Entries holding a value, summed over instances.',
+        kind: 'timeseries',
+        unit: 'short',
+        queries: [{ expr: `sum by (cache) (coherent_cache_entries${sel()})`, legend: '{{cache}}' }],
+      },
+      {
+        title: 'Evictions and expirations',
+        description: 'Values pushed out by maxEntries (size the cache up if this is steady) and entries that outlived their ttl.',
+        kind: 'timeseries',
+        unit: 'ops',
+        queries: [
+          { expr: `sum by (cache) (${rate('coherent_cache_entries_evicted_total')})`, legend: '{{cache}} evicted' },
+          { expr: `sum by (cache) (${rate('coherent_cache_entries_expired_total')})`, legend: '{{cache}} expired' },
+        ],
+      },
+    ],
+  },
+  {
+    title: 'Coherence',
+    panels: [
+      {
+        title: 'Invalidations: local vs remote',
+        description: 'Invalidations applied per second, by origin (this instance, or another one through the transport) and scope (key, all).',
+        kind: 'timeseries',
+        unit: 'ops',
+        queries: [{ expr: `sum by (cache, origin, scope) (${rate('coherent_cache_invalidations_total')})`, legend: '{{cache}} {{origin}} {{scope}}' }],
+      },
+      {
+        title: 'Propagation lag',
+        description: "From the publisher's send to this instance's drop: p50 and p99.",
+        kind: 'timeseries',
+        unit: 's',
+        queries: [
+          { expr: quantile(0.5, 'coherent_cache_propagation_lag_bucket'), legend: '{{cache}} p50' },
+          { expr: quantile(0.99, 'coherent_cache_propagation_lag_bucket'), legend: '{{cache}} p99' },
+        ],
+      },
+      {
+        title: 'Publish failures and retry queue',
+        description: 'Failed publishes per second (their keys wait in the retry queue) and the keys waiting now.',
+        kind: 'timeseries',
+        unit: 'short',
+        queries: [
+          { expr: `sum by (cache) (${rate('coherent_cache_publish_failures_total')})`, legend: '{{cache}} failures/s' },
+          { expr: `sum by (cache) (coherent_cache_publish_queue_depth${sel()})`, legend: '{{cache}} queued keys' },
+        ],
+      },
+      {
+        title: 'Rejected messages',
+        description: 'Messages refused on the channel, by reason (malformed, oversized, other version, unsigned or forged, other cache).',
+        kind: 'timeseries',
+        unit: 'short',
+        queries: [{ expr: `sum by (cache, reason) (${rate('coherent_cache_messages_rejected_total')})`, legend: '{{cache}} {{reason}}' }],
+      },
+      {
+        title: 'Degraded instances and resyncs',
+        description: 'Instances that cannot hear their peers now (entries live at most degradedTtl), and resyncs (everything dropped after a gap).',
+        kind: 'timeseries',
+        unit: 'short',
+        queries: [
+          { expr: `sum by (cache) (coherent_cache_link_degraded${sel()})`, legend: '{{cache}} degraded instances' },
+          { expr: `sum by (cache) (increase(coherent_cache_resyncs_total${sel()}[$__rate_interval]))`, legend: '{{cache}} resyncs' },
+        ],
+      },
+    ],
+  },
+];
