@@ -18,6 +18,9 @@ import { EventRecorder, type RecordedEvent } from './recorder.ts';
 import { applyHit, evolve, initialState, snapshotOf, type CacheSnapshot, type CacheState } from './state.ts';
 import { StatsProjection, type CacheCounters } from './stats.ts';
 
+/** `freshSlot`'s "no fresh entry" (a number, so the hot path returns one type). */
+const NONE = -1;
+
 /** Per-call options of `get`, `getSync` and `set`. */
 export interface EntryOptions {
   /** This entry's ttl in ms, instead of the cache's. */
@@ -70,14 +73,10 @@ export class Cache<V> {
    * is never cached and reaches every waiting caller.
    */
   get(key: string, loader: Loader<V>, options?: EntryOptions): Promise<V> {
-    const entries = this.state.entries;
-    const slot = entries.slot(key);
-    if (slot !== undefined && entries.isLive(slot)) {
-      const now = this.clock.now();
-      if (entries.expiresAt(slot) > now) {
-        this.hit(key, slot, now);
-        return Promise.resolve(entries.value(slot));
-      }
+    const slot = this.freshSlot(key);
+    if (slot !== NONE) {
+      this.hit(key, slot);
+      return Promise.resolve(this.state.entries.value(slot));
     }
     try {
       return this.loadThrough(key, loader, options);
@@ -88,14 +87,10 @@ export class Cache<V> {
 
   /** Synchronous read-through for synchronous loaders (the original module's API); same events as `get`. */
   getSync(key: string, loader: SyncLoader<V>, options?: EntryOptions): V {
-    const entries = this.state.entries;
-    const slot = entries.slot(key);
-    if (slot !== undefined && entries.isLive(slot)) {
-      const now = this.clock.now();
-      if (entries.expiresAt(slot) > now) {
-        this.hit(key, slot, now);
-        return entries.value(slot);
-      }
+    const slot = this.freshSlot(key);
+    if (slot !== NONE) {
+      this.hit(key, slot);
+      return this.state.entries.value(slot);
     }
     this.assertUsable(key, loader);
     const ttl = this.ttlOf(options);
@@ -106,17 +101,13 @@ export class Cache<V> {
 
   /** The fresh value, without loading, without counting a hit or miss, without touching recency. */
   peek(key: string): V | undefined {
-    const entries = this.state.entries;
-    const slot = entries.slot(key);
-    if (slot === undefined || !entries.isLive(slot) || entries.expiresAt(slot) <= this.clock.now()) return undefined;
-    return entries.value(slot);
+    const slot = this.freshSlot(key);
+    return slot === NONE ? undefined : this.state.entries.value(slot);
   }
 
   /** Whether a fresh value is cached (no hit or miss is counted). */
   has(key: string): boolean {
-    const entries = this.state.entries;
-    const slot = entries.slot(key);
-    return slot !== undefined && entries.isLive(slot) && entries.expiresAt(slot) > this.clock.now();
+    return this.freshSlot(key) !== NONE;
   }
 
   /** Stores a value locally (this is not an invalidation: other instances are not told). */
@@ -200,9 +191,17 @@ export class Cache<V> {
     await this.coherence?.close();
   }
 
-  private hit(key: string, slot: number, now: number): void {
+  /** The slot of a live, unexpired entry for `key`, or NONE. The one freshness check every read uses. */
+  private freshSlot(key: string): number {
+    const entries = this.state.entries;
+    const slot = entries.slot(key);
+    if (slot === undefined || !entries.isLive(slot) || entries.expiresAt(slot) <= this.clock.now()) return NONE;
+    return slot;
+  }
+
+  private hit(key: string, slot: number): void {
     if (this.listeners.observesHits) {
-      this.emit({ type: 'hit', key, at: now });
+      this.emit({ type: 'hit', key, at: this.clock.now() });
     } else {
       applyHit(this.state, slot);
       this.stats_.countHit();

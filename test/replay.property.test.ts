@@ -252,7 +252,10 @@ async function runHistory(options: { maxEntries: number; ttl: number; staleIfErr
   }
 }
 
-describe('event sourcing: replay equals the live cache (property)', () => {
+describe('event sourcing: replay equals the live cache (property)', function () {
+  // 300 histories of up to 60 commands: about 2 s on a quiet 2-core machine.
+  this.timeout(60_000);
+
   it('for random histories of reads, loads, writes, invalidations, capacity pressure and time', async () => {
     await fc.assert(
       fc.asyncProperty(config, fc.array(command, { minLength: 1, maxLength: 60 }), (options, commands) => runHistory(options, commands)),
