@@ -25,3 +25,4 @@ export type { OtelTracingOptions } from './telemetry/otel-tracing.ts';
 export { METRICS, COUNTERS, GAUGES, HISTOGRAMS } from './telemetry/catalogue.ts';
 export type { Metric, CounterMetric, GaugeMetric, HistogramMetric } from './telemetry/catalogue.ts';
 export type { CacheTracing, LoadSpan, PublishSpan, ReceiveSpan, ReceivedMessage } from './tracing.ts';
+export { ClusterTransport, clusterTransport, installClusterRelay, isClusterTransportMessage, CLUSTER_IPC_MARKER } from './transports/cluster.ts';
