@@ -53,7 +53,8 @@ export class Cache<V> {
   private readonly loads: LoadCoordinator<V>;
   private readonly clock: Clock;
   private readonly coherence: Coherence<V> | undefined;
-  private readonly stopMetrics: () => void;
+  /** Projections that stop with the cache (telemetry registrations). */
+  private readonly closeHooks = new Set<() => void>();
   private closed = false;
 
   constructor(options: CacheOptions) {
@@ -64,7 +65,17 @@ export class Cache<V> {
     this.listeners = new ListenerRegistry<V>(this.options.onListenerError ?? warnOnce(this.name));
     this.loads = new LoadCoordinator<V>(this.loadHost());
     this.coherence = this.connect();
-    this.stopMetrics = this.options.metrics === false ? () => undefined : instrumentCache(this, this.options.metrics);
+    if (this.options.metrics !== false) this.onClose(instrumentCache(this, this.options.metrics));
+  }
+
+  /** Runs `fn` when the cache closes (a projection's teardown). Returns the function that cancels it. */
+  onClose(fn: () => void): Unsubscribe {
+    if (this.closed) {
+      fn();
+      return () => undefined;
+    }
+    this.closeHooks.add(fn);
+    return () => this.closeHooks.delete(fn);
   }
 
   /**
@@ -187,7 +198,14 @@ export class Cache<V> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.stopMetrics();
+    for (const hook of this.closeHooks) {
+      try {
+        hook();
+      } catch {
+        // A projection failing to detach must not keep the cache from closing.
+      }
+    }
+    this.closeHooks.clear();
     await this.coherence?.close();
   }
 

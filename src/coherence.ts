@@ -9,6 +9,7 @@
  * before (messages may have been lost in the gap).
  */
 import type { Clock } from './clock.ts';
+import { errorType } from './errors.ts';
 import type { CacheEvent, LinkReason, RemoteSource } from './events.ts';
 import { decodeLegacy, encodeLegacy, type LegacyInvalidationMessage } from './protocol-legacy.ts';
 import {
@@ -132,8 +133,9 @@ export class Coherence<V> {
     if (this.pending === undefined) {
       this.pending = { keys: new Set(), clear: false };
       this.pendingDone = Promise.withResolvers<void>();
-      // Everything invalidated in this tick goes out as one message.
-      queueMicrotask(() => void this.flushNow());
+      // Everything invalidated in this tick goes out as one message. A promise job, not
+      // queueMicrotask: sinon's default fake timers hold queueMicrotask callbacks until a tick.
+      void Promise.resolve().then(() => this.flushNow());
     }
     if (!this.pending.clear) add(this.pending);
     return (this.pendingDone as PromiseWithResolvers<void>).promise;
@@ -207,7 +209,7 @@ export class Coherence<V> {
       at: this.host.clock.exact(),
       keys: batch.clear ? 0 : batch.keys.size,
       clear: batch.clear,
-      errorName: error instanceof Error ? error.name : typeof error,
+      errorName: errorType(error),
       queueDepth: queue.keys.size + (queue.clear ? 1 : 0),
       overflowed,
     });

@@ -30,3 +30,13 @@ export class CacheOptionError extends TypeError {
     super(`coherent-cache: option "${option}" ${problem}`);
   }
 }
+
+/**
+ * An error's class name for events, spans and logs, never its message (which
+ * may quote a value). A `name` that does not look like a class name is
+ * reported as `Error`: a custom name is caller-controlled text too.
+ */
+export function errorType(error: unknown): string {
+  if (!(error instanceof Error)) return typeof error;
+  return /^[A-Za-z_$][\w$]{0,63}$/.test(error.name) ? error.name : 'Error';
+}

@@ -4,7 +4,7 @@
  * whether a finished load may be stored is read from the folded state (a load
  * that an invalidation or a newer value overtook is fenced there).
  */
-import { LoadTimeoutError } from './errors.ts';
+import { errorType, LoadTimeoutError } from './errors.ts';
 import type { CacheEvent } from './events.ts';
 import { findLoad, type CacheState } from './state.ts';
 import type { Clock } from './clock.ts';
@@ -201,14 +201,9 @@ function loadedEvent<V>(
   error?: unknown,
 ): CacheEvent<V> {
   const base = { type: 'loaded', key, at: now, loadId, outcome, durationMs: now - startedAt, waiters, servedStale } as const;
-  return outcome === 'error' ? { ...base, errorName: errorName(error) } : base;
+  return outcome === 'error' ? { ...base, errorName: errorType(error) } : base;
 }
 
-/** An error's class name, never its message (which may quote a value). */
-function errorName(error: unknown): string {
-  if (error instanceof Error) return error.name;
-  return typeof error;
-}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';

@@ -99,6 +99,16 @@ describe('cache: read-through', () => {
     expect(loaded).to.include({ outcome: 'error', errorName: 'RangeError' });
   });
 
+  it('records a loader error by class name, and a name that is not one as "Error"', async () => {
+    const cache = createCache<string>({ name: 'rt' });
+    const sneaky = new Error('x');
+    sneaky.name = 'password=hunter2 for db';
+    await cache.get('a', () => Promise.reject(sneaky)).catch(() => undefined);
+    await cache.get('b', () => Promise.reject(new RangeError('x'))).catch(() => undefined);
+    const names = cache.recentEvents().flatMap((e) => (e.type === 'loaded' && e.errorName !== undefined ? [e.errorName] : []));
+    expect(names).to.deep.equal(['Error', 'RangeError']);
+  });
+
   it('rejects non-string keys and missing loaders with a clear error', async () => {
     const cache = createCache<string>({ name: 'rt' });
     expect((await rejectionOf(cache.get(42 as unknown as string, () => 'x'))).message).to.match(/keys are strings/);

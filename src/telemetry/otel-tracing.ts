@@ -9,6 +9,7 @@
  */
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { Cache } from '../cache.ts';
+import { errorType } from '../errors.ts';
 import type { Unsubscribe } from '../listeners.ts';
 import type { CacheTracing, LoadSpan, PublishSpan, ReceivedMessage, ReceiveSpan } from '../tracing.ts';
 
@@ -112,10 +113,6 @@ function failed(span: Span, type: string): void {
   span.setStatus({ code: SpanStatusCode.ERROR, message: type });
 }
 
-/** An error's class name: its message may quote a value. */
-function errorType(error: unknown): string {
-  return error instanceof Error ? error.name : typeof error;
-}
 
 export function traceparentOf(spanContext: SpanContext): string | undefined {
   if (!trace.isSpanContextValid(spanContext)) return undefined;

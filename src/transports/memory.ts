@@ -30,10 +30,13 @@ export class MemoryBus {
     this.channels.get(channel)?.delete(endpoint);
   }
 
-  /** @internal Delivers on a later microtask, as a network would, never inside the publisher's call. */
+  /**
+   * @internal Delivers on a later promise job, as a network would, never inside the
+   * publisher's call (not queueMicrotask: sinon's default fake timers hold it until a tick).
+   */
   broadcast(channel: string, payloads: readonly string[]): void {
     const members = [...(this.channels.get(channel) ?? [])];
-    queueMicrotask(() => {
+    void Promise.resolve().then(() => {
       for (const member of members) for (const payload of payloads) member.receive(channel, payload);
     });
   }
