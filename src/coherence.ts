@@ -14,8 +14,8 @@ import type { CacheEvent, LinkReason, RemoteSource } from './events.ts';
 import { decodeLegacy, encodeLegacy, type LegacyInvalidationMessage } from './protocol-legacy.ts';
 import {
   decodeMessage,
-  encodeMessage,
   ProtocolEncodeError,
+  serializeMessage,
   type DecodeResult,
   type InvalidationMessage,
   type ProtocolLimits,
@@ -60,6 +60,8 @@ export class Coherence<V> {
   private readonly queue: Batch = { keys: new Set(), clear: false };
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Flushes running or waiting their turn. */
+  private flushes = 0;
   private readonly subscriptions: Promise<TransportSubscription>[] = [];
   private readonly stopStatus: () => void;
   private connected = false;
@@ -143,11 +145,21 @@ export class Coherence<V> {
 
   /** Sends the pending batch together with whatever waits for a retry; one flush at a time. */
   private flushNow(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.flushOnce());
+    // Straight away when idle (the common case, one promise hop less on every publish); else after the flushes before it.
+    this.flushing = this.flushes > 0 ? this.flushing.then(() => this.flushOnce()) : this.flushOnce();
+    this.flushes++;
     return this.flushing;
   }
 
   private async flushOnce(): Promise<void> {
+    try {
+      await this.sendPending();
+    } finally {
+      this.flushes--;
+    }
+  }
+
+  private async sendPending(): Promise<void> {
     const batch = this.pending ?? { keys: new Set<string>(), clear: false };
     const done = this.pendingDone;
     this.pending = undefined;
@@ -237,11 +249,12 @@ export class Coherence<V> {
     };
     const keys = [...batch.keys];
     const sendable = batch.clear || keys.some((key) => key.length > settings.limits.maxKeyLength) ? undefined : keys;
-    const encodeOptions = { limits: settings.limits, secret: settings.secret };
+    // Every part is already checked (the cache's name, its instance id, key lengths above): only the size is left.
+    const { limits, secret } = settings;
     const v1 =
       sendable === undefined
-        ? [encodeMessage({ ...base, op: 'clear' }, encodeOptions)]
-        : chunked(sendable, settings.limits.maxKeysPerMessage).flatMap((chunk) => encodeFitting(chunk, (part) => encodeMessage({ ...base, op: 'del', keys: part }, encodeOptions)));
+        ? [serializeMessage({ ...base, op: 'clear' }, limits, secret)]
+        : chunked(sendable, limits.maxKeysPerMessage).flatMap((chunk) => encodeFitting(chunk, (part) => serializeMessage({ ...base, op: 'del', keys: part }, limits, secret)));
     const legacy =
       settings.legacyChannel === undefined
         ? []

@@ -362,31 +362,35 @@ export function decodeMessage(raw: string | Uint8Array, options: DecodeOptions =
  */
 export function encodeMessage(message: InvalidationMessage, options: EncodeOptions = {}): string {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  // Copy the known fields only: the caller's object may carry extra properties.
-  const fields: Record<string, unknown> = {
-    v: message.v,
-    cache: message.cache,
-    op: message.op,
-    keys: message.op === 'del' ? message.keys : undefined,
-    origin: message.origin,
-    sentAt: message.sentAt,
-    traceparent: message.traceparent,
-  };
-  for (const field of ['keys', 'traceparent']) {
-    if (fields[field] === undefined) delete fields[field];
-  }
+  // Validate the known fields only: the caller's object may carry extra properties.
+  const fields: Record<string, unknown> = { v: message.v, cache: message.cache, op: message.op, origin: message.origin, sentAt: message.sentAt };
+  if (message.op === 'del') fields.keys = message.keys;
+  if (message.traceparent !== undefined) fields.traceparent = message.traceparent;
   const checked = validate(fields, limits);
   if (!checked.ok) throw new ProtocolEncodeError(checked.reason, checked.detail);
+  return serializeMessage(checked.message, limits, options.secret);
+}
 
-  const { secret } = options;
+/**
+ * The wire form of a message already known to be valid (validated, or built by
+ * the cache from checked parts: its name, its instance id, keys within the
+ * length limit). Only the byte size is left to check. Throws like encodeMessage.
+ */
+export function serializeMessage(message: InvalidationMessage, limits: ProtocolLimits, secret: Secret | undefined): string {
+  const wire: Record<string, unknown> = { v: message.v, cache: message.cache, op: message.op };
+  if (message.op === 'del') wire.keys = message.keys;
+  wire.origin = message.origin;
+  wire.sentAt = message.sentAt;
+  if (message.traceparent !== undefined) wire.traceparent = message.traceparent;
   if (secret !== undefined) {
     if (secret.length === 0) throw new RangeError('the signing secret must not be empty');
-    fields.sig = signatureOf(checked.message, secret);
+    wire.sig = signatureOf(message, secret);
   }
-  const wire = JSON.stringify(fields);
-  const bytes = Buffer.byteLength(wire, 'utf8');
-  if (bytes > limits.maxMessageBytes) {
-    throw new ProtocolEncodeError('too-large', `message is ${bytes} bytes, limit ${limits.maxMessageBytes}`);
+  const text = JSON.stringify(wire);
+  // UTF-8 is at most 3 bytes per UTF-16 unit: measure only when it could matter.
+  if (text.length * 3 > limits.maxMessageBytes) {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > limits.maxMessageBytes) throw new ProtocolEncodeError('too-large', `message is ${bytes} bytes, limit ${limits.maxMessageBytes}`);
   }
-  return wire;
+  return text;
 }

@@ -26,40 +26,43 @@ export interface OtelTracingOptions {
 }
 
 export function otelTracing(options: OtelTracingOptions = {}): CacheTracing {
-  const provider = options.tracerProvider;
-  // Resolved per span: the global provider may be registered after the cache is created.
-  const tracer = (): Tracer => (provider ?? trace.getTracerProvider()).getTracer(TRACER_NAME);
+  // The global provider is a proxy that delegates to whatever SDK registers later, so one lookup is enough.
+  const tracerOf = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(TRACER_NAME);
+  const tracer = (): Tracer => tracerOf;
   const keyOf = options.recordKeys === true ? (key: string) => key : options.recordKeys === false || options.recordKeys === undefined ? undefined : options.recordKeys;
 
   return {
     startLoad(cacheName: string, key: string): LoadSpan {
-      const recordedKey = keyOf?.(key);
-      const span = tracer().startSpan('coherent_cache.load', {
-        kind: SpanKind.INTERNAL,
-        attributes: { 'coherent_cache.name': cacheName, ...(recordedKey === undefined ? {} : { 'coherent_cache.key': recordedKey }) },
-      });
+      const span = tracer().startSpan('coherent_cache.load', { kind: SpanKind.INTERNAL });
+      // Attributes only for a span that records: without an SDK this path builds nothing.
+      if (span.isRecording()) {
+        const recordedKey = keyOf?.(key);
+        span.setAttributes({ 'coherent_cache.name': cacheName, ...(recordedKey === undefined ? {} : { 'coherent_cache.key': recordedKey }) });
+      }
       const spanContext = trace.setSpan(context.active(), span);
       return {
         run: (loader) => context.with(spanContext, loader),
         end: (outcome, waiters, error) => {
-          span.setAttributes({ 'coherent_cache.load.outcome': outcome, 'coherent_cache.load.waiters': waiters });
-          if (outcome !== 'ok') failed(span, outcome === 'timeout' ? 'LoadTimeoutError' : errorType(error));
+          if (span.isRecording()) {
+            span.setAttributes({ 'coherent_cache.load.outcome': outcome, 'coherent_cache.load.waiters': waiters });
+            if (outcome !== 'ok') failed(span, outcome === 'timeout' ? 'LoadTimeoutError' : errorType(error));
+          }
           span.end();
         },
       };
     },
 
     startPublish(cacheName: string, channel: string, keys: number, clear: boolean): PublishSpan {
-      const span = tracer().startSpan(`publish ${channel}`, {
-        kind: SpanKind.PRODUCER,
-        attributes: {
+      const span = tracer().startSpan(`publish ${channel}`, { kind: SpanKind.PRODUCER });
+      if (span.isRecording()) {
+        span.setAttributes({
           'messaging.operation.type': 'send',
           'messaging.destination.name': channel,
           'coherent_cache.name': cacheName,
           'coherent_cache.invalidation.keys': keys,
           'coherent_cache.invalidation.clear': clear,
-        },
-      });
+        });
+      }
       return {
         traceparent: traceparentOf(span.spanContext()),
         end: (error) => {
@@ -72,22 +75,17 @@ export function otelTracing(options: OtelTracingOptions = {}): CacheTracing {
     startReceive(cacheName: string, message: ReceivedMessage): ReceiveSpan {
       const publisher = message.traceparent === undefined ? undefined : parseTraceparent(message.traceparent);
       const parent = publisher === undefined ? context.active() : trace.setSpanContext(ROOT_CONTEXT, publisher);
-      const span = tracer().startSpan(
-        `process ${message.channel}`,
-        {
-          kind: SpanKind.CONSUMER,
-          ...(publisher === undefined ? {} : { links: [{ context: publisher }] }),
-          attributes: {
-            'messaging.operation.type': 'process',
-            'messaging.destination.name': message.channel,
-            'coherent_cache.name': cacheName,
-            'coherent_cache.origin': message.origin,
-            'coherent_cache.invalidation.keys': message.keys,
-            'coherent_cache.invalidation.clear': message.clear,
-          },
-        },
-        parent,
-      );
+      const span = tracer().startSpan(`process ${message.channel}`, { kind: SpanKind.CONSUMER, ...(publisher === undefined ? {} : { links: [{ context: publisher }] }) }, parent);
+      if (span.isRecording()) {
+        span.setAttributes({
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': message.channel,
+          'coherent_cache.name': cacheName,
+          'coherent_cache.origin': message.origin,
+          'coherent_cache.invalidation.keys': message.keys,
+          'coherent_cache.invalidation.clear': message.clear,
+        });
+      }
       return { end: () => span.end() };
     },
   };
