@@ -13,15 +13,18 @@ import { FULL, QUICK, type ScenarioContext } from './harness.ts';
 import * as hitAsync from './hit-async.ts';
 import * as hitSync from './hit-sync.ts';
 import * as memory from './memory.ts';
+import * as propagation from './propagation.ts';
 import { renderMachine, renderSection, renderSummary, type Machine, type Section } from './report.ts';
 import * as stampede from './stampede.ts';
+import * as telemetry from './telemetry.ts';
+import * as throughput from './throughput.ts';
 
 interface Scenario {
   readonly id: string;
   readonly run: (context: ScenarioContext) => Promise<Section>;
 }
 
-const SCENARIOS: readonly Scenario[] = [hitSync, hitAsync, stampede, memory];
+const SCENARIOS: readonly Scenario[] = [hitSync, hitAsync, stampede, memory, propagation, throughput, telemetry];
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 interface Arguments {

@@ -1,0 +1,351 @@
+/**
+ * Propagation latency between two processes over one loopback Redis: the
+ * bench process invalidates, a child process (propagation-child.ts) holds the
+ * entries and records when each one is dropped. Latency = drop time in the
+ * child − send time in the bench, both read as `performance.timeOrigin +
+ * performance.now()`; the child ships its times back over IPC at the end.
+ *
+ * Invalidations go out one at a time at a steady pace (each awaited, then a
+ * 1 ms timer), never as a burst, so every message is measured on idle
+ * processes, as a live service would see it. Three contenders, measured the
+ * same way, each with its own receiver process, all three running at once:
+ * the sends take turns (raw, coherent, bento, raw, …, the order rotated every
+ * turn) so a stall of the machine (other load, a host hiccup) lands on all of
+ * them alike instead of on whichever ran at the time:
+ *   - raw ioredis: PUBLISH → 'message' on a subscriber (the floor);
+ *   - coherent-cache: `invalidate(key)` → the receiver's remote `invalidated` event;
+ *   - bentocache: `delete({ key })` with a memory L1 and its Redis bus → the
+ *     receiver's `bus:message:received`, timed right after its L1 delete.
+ */
+import { BentoCache, bentostore } from 'bentocache';
+import { memoryDriver } from 'bentocache/drivers/memory';
+import { redisBusDriver } from 'bentocache/drivers/redis';
+import { Redis } from 'ioredis';
+import { createCache, redisTransport } from '../src/index.ts';
+import { cpus, loadavg } from 'node:os';
+import { collectGarbage, median, type ScenarioContext } from './harness.ts';
+import { clockOffset, forkPeer, percentile, sleep, startBenchRedis, wallNow, type BenchRedis, type Peer } from './peers.ts';
+import { ratiosTo, type Row, type Section } from './report.ts';
+
+export const id = 'propagation';
+export const CONTENDERS = ['raw ioredis', 'coherent-cache', 'bentocache'] as const;
+export type Contender = (typeof CONTENDERS)[number];
+export const RAW_CHANNEL = 'bench:propagation:raw';
+export const COHERENT_NAME = 'bench-propagation';
+export const BENTO_STORE = 'propagation';
+
+const REFERENCE: Contender = 'raw ioredis';
+const SUBJECT: Contender = 'coherent-cache';
+const RIVAL: Contender = 'bentocache';
+const MAX_RATIO = 1.5;
+const INTERVAL_MS = 1;
+const CORES = cpus().length;
+
+export type ToChild = { type: 'finish' };
+export type ToParent =
+  | { type: 'ready'; clockOffset: number }
+  | { type: 'probed' }
+  | {
+      type: 'result';
+      /** Drop time of key `k:<i>` at index i (`wallNow()` ms), −1 when it never came. */
+      times: number[];
+      received: number;
+      duplicates: number;
+      warmed: number;
+      /** Measured keys still cached after the run. */
+      notDropped: number;
+    };
+type Result = Extract<ToParent, { type: 'result' }>;
+
+interface Sender {
+  readonly send: (key: string) => Promise<unknown>;
+  readonly close: () => Promise<unknown>;
+}
+
+async function sender(contender: Contender, redis: BenchRedis): Promise<Sender> {
+  switch (contender) {
+    case 'raw ioredis': {
+      const publisher = new Redis(redis.url);
+      await publisher.ping();
+      return { send: (key) => publisher.publish(RAW_CHANNEL, key), close: () => publisher.quit() };
+    }
+    case 'coherent-cache': {
+      const transport = redisTransport({ url: redis.url });
+      const cache = createCache<number>({ name: COHERENT_NAME, transport });
+      await cache.ready();
+      return {
+        send: (key) => cache.invalidate(key),
+        close: async () => {
+          await cache.close();
+          await transport.close();
+        },
+      };
+    }
+    case 'bentocache': {
+      const bento = new BentoCache({
+        default: BENTO_STORE,
+        stores: {
+          [BENTO_STORE]: bentostore()
+            .useL1Layer(memoryDriver({ maxItems: 10_000 }))
+            .useBus(redisBusDriver({ connection: { host: redis.host, port: redis.port } })),
+        },
+      });
+      return { send: (key) => bento.delete({ key }), close: () => bento.disconnectAll() };
+    }
+  }
+}
+
+interface Outcome {
+  readonly contender: Contender;
+  /** Latency per measured key in µs, in sending order (NaN when the key never arrived). */
+  readonly latenciesUs: Float64Array;
+  /** How long the sender's call took to resolve, µs. */
+  readonly senderAwait: Summary;
+  /** The slowest keys: when they were sent (ms into the run) and how long the sender's call took. */
+  readonly worst: readonly { index: number; latencyUs: number; sentAtMs: number; senderAwaitUs: number }[];
+  readonly sent: number;
+  readonly received: number;
+  readonly duplicates: number;
+  readonly warmed: number;
+  readonly notDropped: number;
+  /** Child's wallNow() − monotonic clock minus the bench's: the error in comparing the two processes' times, ms. */
+  readonly clockSkewMs: number;
+}
+
+interface Side {
+  readonly contender: Contender;
+  readonly child: Peer<ToChild, ToParent>;
+  target?: Sender;
+  clockSkewMs: number;
+  readonly sentAt: Float64Array;
+  readonly awaitedUs: Float64Array;
+}
+
+const isType =
+  <T extends ToParent['type']>(type: T) =>
+  (message: ToParent): message is Extract<ToParent, { type: T }> =>
+    message.type === type;
+
+/** Sends probe keys until the receiver reports one (bentocache subscribes in the background and says nothing when done). */
+async function probe(side: Side, target: Sender): Promise<void> {
+  const probed = side.child.next(`${side.contender} probe echo`, isType('probed'), 10_000);
+  let answered = false;
+  void probed.then(
+    () => (answered = true),
+    () => undefined,
+  );
+  for (let n = 0; !answered; n++) {
+    await target.send(`p:${n}`);
+    await Promise.race([probed, sleep(10)]);
+  }
+  await probed;
+}
+
+async function measureAll(redis: BenchRedis, count: number, warmup: number): Promise<{ outcomes: Outcome[]; intervalMs: number }> {
+  const sides: Side[] = CONTENDERS.map((contender) => ({
+    contender,
+    child: forkPeer<ToChild, ToParent>('./propagation-child.ts', [contender, redis.url, String(count), String(warmup)]),
+    clockSkewMs: Number.NaN,
+    sentAt: new Float64Array(count),
+    awaitedUs: new Float64Array(count),
+  }));
+  try {
+    await Promise.all(
+      sides.map(async (side) => {
+        side.target = await sender(side.contender, redis);
+        const ready = await side.child.next(`${side.contender} receiver ready`, isType('ready'), 30_000);
+        side.clockSkewMs = ready.clockOffset - clockOffset();
+      }),
+    );
+    const targets = sides.map((side) => side.target as Sender);
+    for (let s = 0; s < sides.length; s++) await probe(sides[s] as Side, targets[s] as Sender);
+
+    for (let i = 0; i < warmup; i++) {
+      for (let turn = 0; turn < sides.length; turn++) {
+        await (targets[(turn + i) % sides.length] as Sender).send(`w:${i}`);
+        await sleep(INTERVAL_MS);
+      }
+    }
+    collectGarbage();
+    await sleep(20);
+
+    const keys = Array.from({ length: count }, (_, i) => `k:${i}`);
+    const started = wallNow();
+    for (let i = 0; i < count; i++) {
+      const key = keys[i] as string;
+      for (let turn = 0; turn < sides.length; turn++) {
+        const s = (turn + i) % sides.length;
+        const side = sides[s] as Side;
+        const at = wallNow();
+        side.sentAt[i] = at;
+        await (targets[s] as Sender).send(key);
+        side.awaitedUs[i] = (wallNow() - at) * 1000;
+        await sleep(INTERVAL_MS);
+      }
+    }
+    const intervalMs = (wallNow() - started) / (count * sides.length);
+
+    const outcomes = await Promise.all(
+      sides.map(async (side): Promise<Outcome> => {
+        let result: Result;
+        try {
+          result = await side.child.next(`${side.contender} result`, isType('result'), 10_000);
+        } catch {
+          side.child.send({ type: 'finish' });
+          result = await side.child.next(`${side.contender} partial result`, isType('result'), 5_000);
+        }
+        const latenciesUs = new Float64Array(count);
+        for (let i = 0; i < count; i++) {
+          const at = result.times[i] as number;
+          latenciesUs[i] = at < 0 ? Number.NaN : (at - (side.sentAt[i] as number)) * 1000;
+        }
+        const worst = Array.from(latenciesUs.keys())
+          .sort((a, b) => (latenciesUs[b] as number) - (latenciesUs[a] as number))
+          .slice(0, 20)
+          .map((i) => ({
+            index: i,
+            latencyUs: latenciesUs[i] as number,
+            sentAtMs: (side.sentAt[i] as number) - started,
+            senderAwaitUs: side.awaitedUs[i] as number,
+          }));
+        return {
+          contender: side.contender,
+          latenciesUs,
+          senderAwait: summarize(side.awaitedUs),
+          worst,
+          sent: count,
+          received: result.received,
+          duplicates: result.duplicates,
+          warmed: result.warmed,
+          notDropped: result.notDropped,
+          clockSkewMs: side.clockSkewMs,
+        };
+      }),
+    );
+    return { outcomes, intervalMs };
+  } finally {
+    await Promise.all(sides.map((side) => side.child.stop()));
+    await Promise.all(
+      sides.map(async (side) => {
+        await side.target?.close();
+      }),
+    );
+  }
+}
+
+interface Summary {
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+function summarize(latencies: Iterable<number>): Summary {
+  const sorted = Float64Array.from(latencies).sort();
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN };
+}
+
+export async function run(context: ScenarioContext): Promise<Section> {
+  const count = context.quick ? 1_000 : 3_000;
+  const warmup = context.quick ? 100 : 300;
+  /** Consecutive stretches of the run whose p99s give the spread. */
+  const blocks = context.quick ? 1 : 3;
+  const loadBefore = loadavg()[0] as number;
+  const redis = await startBenchRedis();
+  let measured: { outcomes: Outcome[]; intervalMs: number };
+  try {
+    context.log(`${id}: redis-server on ${redis.url}; ${CONTENDERS.length} contenders × ${count} invalidations taking turns, one send per ~${INTERVAL_MS} ms`);
+    measured = await measureAll(redis, count, warmup);
+  } finally {
+    await redis.stop();
+  }
+  const loadAfter = loadavg()[0] as number;
+  const { outcomes, intervalMs } = measured;
+
+  for (const outcome of outcomes) {
+    const problems = [
+      outcome.received !== outcome.sent ? `received ${outcome.received} of ${outcome.sent} invalidations` : '',
+      outcome.warmed !== warmup ? `received ${outcome.warmed} of ${warmup} warm-up invalidations` : '',
+      outcome.duplicates !== 0 ? `received ${outcome.duplicates} duplicates` : '',
+      outcome.notDropped !== 0 ? `still holds ${outcome.notDropped} invalidated keys` : '',
+    ].filter((problem) => problem !== '');
+    if (problems.length > 0) throw new Error(`${id}: the ${outcome.contender} receiver ${problems.join(', ')}`);
+  }
+
+  const byContender = outcomes.map((outcome) => {
+    const blockSize = Math.ceil(count / blocks);
+    const blockP99 = Array.from({ length: blocks }, (_, b) => summarize(outcome.latenciesUs.subarray(b * blockSize, (b + 1) * blockSize)).p99);
+    const middle = median(blockP99);
+    return {
+      outcome,
+      summary: summarize(outcome.latenciesUs),
+      blockP99,
+      spread: blocks > 1 ? median(blockP99.map((p) => Math.abs(p - middle))) / middle : undefined,
+    };
+  });
+
+  const rows: Row[] = ratiosTo(
+    byContender.map(({ outcome, summary, spread }) => ({
+      name: outcome.contender,
+      value: summary.p99,
+      ...(spread === undefined ? {} : { spread }),
+      extra: { p50: summary.p50, p95: summary.p95, p99: summary.p99, max: summary.max, received: `${outcome.received}/${outcome.sent}` },
+    })),
+    REFERENCE,
+  );
+  const subject = rows.find((row) => row.name === SUBJECT) as Row;
+  const reference = rows.find((row) => row.name === REFERENCE) as Row;
+  const rival = rows.find((row) => row.name === RIVAL) as Row;
+  const ratio = subject.value / reference.value;
+  const versusRival = subject.value / rival.value;
+  const pass = ratio <= MAX_RATIO && subject.value < rival.value;
+  const noise = Math.hypot(subject.spread ?? 0, reference.spread ?? 0, rival.spread ?? 0);
+  const judged = rows.map((row) =>
+    row.name !== SUBJECT
+      ? row
+      : {
+          ...row,
+          verdict: pass ? ('PASS' as const) : ('MISS' as const),
+          marginal: Math.min(Math.abs(ratio / MAX_RATIO - 1), Math.abs(versusRival - 1)) < noise,
+          measured: `p99 ${ratio.toFixed(2)}× raw ioredis, ${versusRival.toFixed(2)}× bentocache`,
+        },
+  );
+
+  const skewUs = Math.max(...outcomes.map((outcome) => Math.abs(outcome.clockSkewMs))) * 1000;
+  return {
+    id,
+    title: 'Propagation latency: invalidate in one process → entry dropped in another, one loopback redis-server',
+    unit: 'p99 µs',
+    reference: REFERENCE,
+    target: `${SUBJECT} p99 ≤ ${MAX_RATIO}× ${REFERENCE} p99 and < ${RIVAL} p99`,
+    columns: [
+      { key: 'p50', label: 'p50 µs', digits: 0 },
+      { key: 'p95', label: 'p95 µs', digits: 0 },
+      { key: 'p99', label: 'p99 µs', digits: 0 },
+      { key: 'max', label: 'max µs', digits: 0 },
+      { key: 'received', label: 'received/sent' },
+    ],
+    rows: judged,
+    notes: [
+      `${count.toLocaleString('en-US')} timed invalidations per contender after ${warmup} warm-up ones, the three contenders taking turns send by send (each its own receiver process)${blocks > 1 ? `; ±MAD = spread of the p99s of ${blocks} consecutive stretches` : ''}`,
+      `paced: each send awaited, then a ${INTERVAL_MS} ms timer (achieved ${intervalMs.toFixed(2)} ms between sends, so ${(intervalMs * CONTENDERS.length).toFixed(1)} ms between two of one contender): latency of single messages on idle processes, not of a burst`,
+      `latency = receiver's performance.timeOrigin + performance.now() once the entry is gone − the sender's just before the call; the processes' clocks agree within ${skewUs.toFixed(1)} µs (checked against CLOCK_MONOTONIC, which they share)`,
+      "raw ioredis: PUBLISH of the bare key → subscriber 'message' → Map.delete; coherent-cache: invalidate() → remote `invalidated` event (listeners run after the entry is dropped); both caches with default options (no-op OTel providers)",
+      'bentocache: memory L1 + redisBusDriver, delete({ key }) → `bus:message:received`, which fires just before its L1 deletes the keys in the same synchronous call; the time is taken in a microtask queued from it, i.e. right after the delete (bias ≤ one microtask, in its favour if anything)',
+      'every receiver holds every key beforehand and must hold none of the timed ones afterwards; coherent-cache and bentocache senders also hear and skip their own messages',
+      `machine load (1-min average) ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after, on ${CORES} cores: tail percentiles on a busy machine measure its scheduler as much as the libraries`,
+    ],
+    details: {
+      intervalMs,
+      load: { before: loadBefore, after: loadAfter },
+      contenders: byContender.map(({ outcome, summary, blockP99 }) => ({
+        contender: outcome.contender,
+        ...summary,
+        blockP99,
+        senderAwaitUs: outcome.senderAwait,
+        clockSkewMs: outcome.clockSkewMs,
+        worst: outcome.worst,
+      })),
+    },
+  };
+}
