@@ -9,8 +9,9 @@
  * error included) and on SIGINT/SIGTERM/SIGHUP, and a child exits on its own
  * when its IPC channel to the bench closes.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { trackChild, untrackChild } from '../test/support/reaper.ts';
 
 /**
  * The wall clock every process reads the same way, in ms (fractional):
@@ -50,21 +51,6 @@ export function sleep(ms: number): Promise<void> {
 // ---------------------------------------------------------------------------
 // Process bookkeeping
 
-const liveChildren = new Set<ChildProcess>();
-
-function killChildrenSync(): void {
-  for (const child of liveChildren) child.kill('SIGKILL');
-  liveChildren.clear();
-}
-
-process.on('exit', killChildrenSync);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    killChildrenSync();
-    // Keep the default behaviour (and exit status) when nobody else handles it.
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-  });
-}
 
 // ---------------------------------------------------------------------------
 // Redis
@@ -122,7 +108,7 @@ export function forkPeer<In, Out>(file: string, args: readonly string[]): Peer<I
     execArgv: ['--expose-gc', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  liveChildren.add(child);
+  trackChild(child);
   const inbox: Out[] = [];
   const waiters = new Set<() => void>();
   let exitInfo: string | undefined;
@@ -131,7 +117,7 @@ export function forkPeer<In, Out>(file: string, args: readonly string[]): Peer<I
     child.once('exit', (code, signal) => {
       exitInfo = `exited with ${signal ?? `code ${String(code)}`}`;
       hasExited = true;
-      liveChildren.delete(child);
+      untrackChild(child);
       for (const wake of waiters) wake();
       resolve();
     });

@@ -8,6 +8,7 @@
 // Child:   const parent = serveParent(async (req) => ...); parent.push({ type: 'invalidated' });
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { trackChild, untrackChild } from './reaper.ts';
 
 const TAG = 'coherent-cache-test-ipc';
 const OUTPUT_LIMIT = 64 * 1024;
@@ -62,22 +63,6 @@ export interface ChildWorker<Req = unknown, Res = unknown, Push = unknown> {
 // ---------------------------------------------------------------------------
 // Parent side
 
-const liveChildren = new Set<ChildProcess>();
-
-function killChildrenSync(): void {
-  for (const child of liveChildren) child.kill('SIGKILL');
-  liveChildren.clear();
-}
-
-process.on('exit', killChildrenSync);
-// Without a handler Node dies on these without running 'exit' handlers; re-raise when we
-// are the last listener so the default behaviour is kept.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    killChildrenSync();
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-  });
-}
 
 // Resolved once so the child finds tsx regardless of its cwd.
 const TSX_LOADER = import.meta.resolve('tsx');
@@ -109,10 +94,10 @@ export async function spawnChild<Req = unknown, Res = unknown, Push = unknown>(
     serialization: 'advanced',
     ...(options.env ? { env: options.env } : {}),
   });
-  liveChildren.add(child);
+  trackChild(child);
   const pid = child.pid;
   if (pid === undefined) {
-    liveChildren.delete(child);
+    untrackChild(child);
     throw new Error(`spawnChild(${scriptPath}): fork failed`);
   }
 
@@ -142,7 +127,7 @@ export async function spawnChild<Req = unknown, Res = unknown, Push = unknown>(
     // 'close' rather than 'exit' so the captured output is complete.
     child.once('close', (code, signal) => {
       exitInfo = { code, signal };
-      liveChildren.delete(child);
+      untrackChild(child);
       const err = withOutput(`${describe()} exited (code ${String(code)}, signal ${String(signal)})`);
       for (const p of pending.values()) {
         clearTimeout(p.timer);

@@ -1,12 +1,13 @@
 // Test support: real redis-server processes on free loopback ports, so integration
 // tests can kill, pause and restart the server they talk to (never the shared :6379).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
+import { removeDir, trackChild, trackDir, untrackChild } from './reaper.ts';
 
 export const REDIS_SERVER_BIN = process.env['REDIS_SERVER_BIN'] ?? '/usr/bin/redis-server';
 export const REDIS_CLI_BIN = process.env['REDIS_CLI_BIN'] ?? '/usr/bin/redis-cli';
@@ -64,29 +65,6 @@ export interface RedisCluster {
 // ---------------------------------------------------------------------------
 // Process-wide bookkeeping: nothing we start may outlive the test process.
 
-const liveProcesses = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-
-function killEverythingSync(): void {
-  for (const child of liveProcesses) {
-    // SIGKILL also works on a SIGSTOPped process, SIGTERM would stay pending.
-    child.kill('SIGKILL');
-  }
-  liveProcesses.clear();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  tempDirs.clear();
-}
-
-process.on('exit', killEverythingSync);
-// mocha's wrapper process forwards Ctrl-C as SIGINT+SIGTERM; without a handler Node dies
-// without running 'exit' handlers. Re-raise when we are the last listener so the default
-// behaviour (and exit status) is kept.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    killEverythingSync();
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-  });
-}
 
 // ---------------------------------------------------------------------------
 
@@ -205,7 +183,7 @@ class RedisServerProcess implements RedisServer {
     private readonly startTimeoutMs: number,
   ) {
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'coherent-cache-redis-'));
-    tempDirs.add(this.dir);
+    trackDir(this.dir);
   }
 
   get url(): string {
@@ -245,7 +223,7 @@ class RedisServerProcess implements RedisServer {
     this.child = child;
     this.exitInfo = undefined;
     this.isPaused = false;
-    liveProcesses.add(child);
+    trackChild(child);
     const append = (chunk: Buffer): void => {
       this.output = (this.output + chunk.toString('utf8')).slice(-LOG_LIMIT);
     };
@@ -258,7 +236,7 @@ class RedisServerProcess implements RedisServer {
       // 'close' (not 'exit') so the captured output is complete.
       child.once('close', (code, signal) => {
         this.exitInfo ??= `exited with code ${String(code)} signal ${String(signal)}`;
-        liveProcesses.delete(child);
+        untrackChild(child);
         if (this.child === child) {
           this.child = undefined;
           this.isPaused = false;
@@ -387,8 +365,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       await server.spawnAndWait();
       return server;
     } catch (err) {
-      tempDirs.delete(server.dir);
-      rmSync(server.dir, { recursive: true, force: true });
+      removeDir(server.dir);
       if (options.port !== undefined || attempt >= 3 || !isAddressInUse(err)) throw err;
     }
   }
