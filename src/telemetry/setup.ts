@@ -9,8 +9,10 @@
  * a cache created BEFORE `setupTelemetry` keeps the no-op provider and reports
  * nothing. Call it first, or hand the returned `meterProvider` to such a cache:
  * `instrumentCache(cache, { meterProvider })` (or `createCache({ metrics: {
- * meterProvider } })`). Spans need no such care: the default tracing resolves
- * the global TracerProvider per span.
+ * meterProvider } })`). Spans need no such care: the default tracing holds the
+ * global proxy TracerProvider's tracer, which delegates to the SDK once it
+ * registers (a second setup after a shutdown in the same process needs
+ * `otelTracing({ tracerProvider })`: the proxy keeps its first delegate).
  *
  * The SDK packages are optional peer dependencies, loaded when this is called:
  * importing coherent-cache never needs them. Only what is passed here is
