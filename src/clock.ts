@@ -26,14 +26,18 @@ export class Clock {
   /** Time for the hit path: at most `resolutionMs` old (0 means always exact). */
   now(): number {
     if (this.valid && Date.now === this.source) return this.cached;
-    return this.exact();
-  }
-
-  /** Time read now, which also refreshes the cached reading. */
-  exact(): number {
     const now = Date.now();
     if (this.resolutionMs > 0) this.remember(now);
     return now;
+  }
+
+  /**
+   * Time read now, for the slow paths (misses, loads, invalidations, messages).
+   * It leaves the cached reading alone: arming the refresh timer costs more than
+   * the read, and those paths come one at a time, not in bursts.
+   */
+  exact(): number {
+    return Date.now();
   }
 
   private remember(now: number): void {
