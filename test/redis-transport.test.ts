@@ -184,6 +184,33 @@ describe('redis transport (real redis-server)', function () {
     client.disconnect();
   });
 
+  it("accepts a client from the service's own copy of ioredis (checked by shape, not instanceof)", async () => {
+    const real = new Redis(server.url);
+    closers.push(() => Promise.resolve(real.disconnect()));
+    // Stands in for an ioredis loaded from another node_modules: same shape, another class.
+    const foreign = {
+      isCluster: false,
+      get status() {
+        return real.status;
+      },
+      publish: (channel: string, message: string) => real.publish(channel, message),
+      duplicate: (options: Record<string, unknown>) => real.duplicate(options),
+    };
+    const transport = redisTransport({ client: foreign as unknown as Redis, heartbeatInterval: 100, heartbeatTimeout: 300 });
+    const a = createCache<string>({ name: 'config', transport });
+    closers.push(
+      () => a.close(),
+      () => transport.close(),
+    );
+    const b = instance();
+    await Promise.all([a.ready(), b.ready()]);
+    b.set('k', 'v');
+    const dropped = waitForEvent(b, 'remote invalidation', (e) => e.type === 'invalidated' && e.origin === 'remote');
+    await a.invalidate('k');
+    await dropped;
+    expect(() => redisTransport({ client: { publish: () => 1 } as unknown as Redis })).to.throw(/option "redis.client"/);
+  });
+
   it('rejects bad transport options with a message that names the option', () => {
     expect(() => redisTransport({})).to.throw(/option "redis" needs exactly one of "url" or "client"/);
     expect(() => redisTransport({ url: 'http://x' })).to.throw(/option "redis.url"/);

@@ -8,7 +8,8 @@
  * Ownership: connections the transport opens (from `url`, or duplicated from a
  * caller's client) it closes; a caller's `client` and `subscriber` it never closes.
  */
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Cluster} from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { CacheOptionError } from '../errors.ts';
 import { describe as describeValue, timerMs } from '../options.ts';
 import { quitOrDisconnect, SubscriberLink } from './redis-subscriber.ts';
@@ -61,10 +62,10 @@ export class RedisTransport implements Transport {
     if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
       throw new CacheOptionError('redis.url', `must be a redis:// or rediss:// URL, got ${describeValue(url)}`);
     }
-    if (client !== undefined && !(client instanceof Redis) && !(client instanceof Cluster)) {
+    if (client !== undefined && !isIoredisClient(client)) {
       throw new CacheOptionError('redis.client', 'must be an ioredis Redis or Cluster instance');
     }
-    if (subscriber !== undefined && (!(subscriber instanceof Redis) || client instanceof Cluster)) {
+    if (subscriber !== undefined && (!isIoredisClient(subscriber) || subscriber.isCluster || client?.isCluster === true)) {
       throw new CacheOptionError('redis.subscriber', 'must be an ioredis Redis instance, used with a standalone client');
     }
     this.settings = {
@@ -81,7 +82,7 @@ export class RedisTransport implements Transport {
       this.publisher = client as Redis | Cluster;
       this.ownsPublisher = false;
     }
-    this.sharded = options.sharded ?? this.publisher instanceof Cluster;
+    this.sharded = options.sharded ?? this.publisher.isCluster;
     this.givenSubscriber = subscriber;
     this.statuses = new StatusBroadcaster('connecting');
   }
@@ -142,7 +143,7 @@ export class RedisTransport implements Transport {
 
   /** The subscriber link that can hear `channel`: the one connection on a standalone server, the slot owner's in a cluster. */
   private async linkFor(channel: string): Promise<SubscriberLink> {
-    const node = this.publisher instanceof Cluster ? await this.slotOwner(this.publisher, channel) : 'default';
+    const node = this.publisher.isCluster ? await this.slotOwner(this.publisher as Cluster, channel) : 'default';
     let link = this.links.get(node);
     if (link === undefined) {
       const owned = this.givenSubscriber === undefined;
@@ -162,13 +163,14 @@ export class RedisTransport implements Transport {
   private subscriberConnection(node: string): Redis {
     if (this.givenSubscriber !== undefined) return this.givenSubscriber;
     const publisher = this.publisher;
-    if (publisher instanceof Cluster) {
+    if (publisher.isCluster) {
+      const cluster = publisher as Cluster;
       const [host, port] = splitNode(node);
-      const base = publisher.nodes('master')[0]?.options ?? {};
+      const base = cluster.nodes('master')[0]?.options ?? {};
       return new Redis({ ...base, host, port, lazyConnect: false, enableOfflineQueue: true });
     }
     // A subscriber must queue its SUBSCRIBE while (re)connecting, whatever the publisher does.
-    return publisher.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    return (publisher as Redis).duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
   }
 
   /** The master that owns the channel's slot (sharded pub/sub routes by the channel like a key). */
@@ -203,6 +205,16 @@ export class PublishTimeoutError extends Error {
 /** Creates a Redis transport (see RedisTransportOptions). */
 export function redisTransport(options: RedisTransportOptions): RedisTransport {
   return new RedisTransport(options);
+}
+
+/**
+ * An ioredis client, by shape rather than `instanceof`: a service's own ioredis
+ * (another copy in node_modules, or another major) must be accepted too.
+ */
+function isIoredisClient(value: unknown): value is Redis | Cluster {
+  if (typeof value !== 'object' || value === null) return false;
+  const client = value as Record<string, unknown>;
+  return typeof client['isCluster'] === 'boolean' && typeof client['duplicate'] === 'function' && typeof client['publish'] === 'function' && typeof client['status'] === 'string';
 }
 
 function splitNode(node: string): [string, number] {
