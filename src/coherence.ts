@@ -23,6 +23,7 @@ import {
 } from './protocol.ts';
 import type { CacheTracing } from './tracing.ts';
 import type { Transport, TransportStatusChange, TransportSubscription } from './transports/transport.ts';
+import { afterThisTick } from './defer.ts';
 
 export interface CoherenceSettings {
   readonly transport: Transport;
@@ -113,11 +114,6 @@ export class Coherence<V> {
     });
   }
 
-  /** Keys waiting for a retry. */
-  get queueDepth(): number {
-    return this.queue.keys.size;
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flushNow();
@@ -135,9 +131,8 @@ export class Coherence<V> {
     if (this.pending === undefined) {
       this.pending = { keys: new Set(), clear: false };
       this.pendingDone = Promise.withResolvers<void>();
-      // Everything invalidated in this tick goes out as one message. A promise job, not
-      // queueMicrotask: sinon's default fake timers hold queueMicrotask callbacks until a tick.
-      void Promise.resolve().then(() => this.flushNow());
+      // Everything invalidated in this tick goes out as one message.
+      afterThisTick(() => this.flushNow());
     }
     if (!this.pending.clear) add(this.pending);
     return (this.pendingDone as PromiseWithResolvers<void>).promise;
@@ -197,7 +192,7 @@ export class Coherence<V> {
       messages: payloads.v1.length,
       keys: batch.clear ? 0 : batch.keys.size,
       clear: batch.clear,
-      queueDepth: this.queue.keys.size,
+      queueDepth: this.queueDepth(),
       ...(traceparent === undefined ? {} : { traceparent }),
     });
   }
@@ -222,10 +217,15 @@ export class Coherence<V> {
       keys: batch.clear ? 0 : batch.keys.size,
       clear: batch.clear,
       errorName: errorType(error),
-      queueDepth: queue.keys.size + (queue.clear ? 1 : 0),
+      queueDepth: this.queueDepth(),
       overflowed,
     });
     this.scheduleRetry();
+  }
+
+  /** What waits for a retry: its keys, or 1 for a pending clear (which replaced them). */
+  private queueDepth(): number {
+    return this.queue.clear ? 1 : this.queue.keys.size;
   }
 
   private scheduleRetry(): void {

@@ -127,13 +127,6 @@ export class LoadCoordinator<V> {
     return value;
   }
 
-  /** How many `get` callers wait on loads right now. */
-  get waitingCallers(): number {
-    let waiting = 0;
-    for (const flight of this.flights.values()) waiting += flight.waiters;
-    return waiting;
-  }
-
   private succeed(flight: Flight<V>, value: V): void {
     this.finish(flight);
     this.settleOk(flight.key, flight.loadId, flight.startedAt, this.waitersOf(flight), value, flight.ttl);

@@ -280,6 +280,8 @@ describe('coherence over the in-memory transport', () => {
       await a.invalidate('y');
       await a.invalidate('z');
       expect(a.stats().publishOverflows).to.equal(1);
+      // One clear waits in place of the keys.
+      expect(a.snapshot().publishQueueDepth).to.equal(1);
       transport.reconnect();
       await settle();
       expect(b.stats().size).to.equal(0);

@@ -26,6 +26,7 @@ import type { Cache, CacheStats } from '../cache.ts';
 import type { Unsubscribe } from '../listeners.ts';
 import { CACHE_LABEL, COUNTERS, GAUGES, LOAD_DURATION, PROPAGATION_LAG, type CounterMetric, type GaugeMetric, type HistogramMetric, type Labels } from './catalogue.ts';
 import { feedHistograms } from './histogram-feed.ts';
+import { afterThisTick } from '../defer.ts';
 
 export interface PrometheusOptions {
   /** Default: prom-client's global registry (`register`). */
@@ -136,8 +137,7 @@ class RegistryBridge {
       const snapshot = new Map<Member, CacheStats>();
       for (const member of this.members) snapshot.set(member, member.stats());
       this.snapshot = snapshot;
-      // A promise job, not queueMicrotask: fake timers (sinon's default) hold queueMicrotask callbacks until a tick.
-      void Promise.resolve().then(() => (this.snapshot = undefined));
+      afterThisTick(() => (this.snapshot = undefined));
     }
     return this.snapshot;
   }

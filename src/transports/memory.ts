@@ -6,6 +6,7 @@
  */
 import { StatusBroadcaster } from './status-listeners.ts';
 import type { PayloadListener, StatusListener, Transport, TransportStatus, TransportSubscription } from './transport.ts';
+import { afterThisTick } from '../defer.ts';
 
 export class MemoryBus {
   private readonly channels = new Map<string, Set<MemoryTransport>>();
@@ -30,13 +31,10 @@ export class MemoryBus {
     this.channels.get(channel)?.delete(endpoint);
   }
 
-  /**
-   * @internal Delivers on a later promise job, as a network would, never inside the
-   * publisher's call (not queueMicrotask: sinon's default fake timers hold it until a tick).
-   */
+  /** @internal Delivers after the publisher's tick, as a network would, never inside its call. */
   broadcast(channel: string, payloads: readonly string[]): void {
     const members = [...(this.channels.get(channel) ?? [])];
-    void Promise.resolve().then(() => {
+    afterThisTick(() => {
       for (const member of members) for (const payload of payloads) member.receive(channel, payload);
     });
   }
