@@ -11,7 +11,7 @@ import { createCache as createCacheManager } from 'cache-manager';
 import { LRUCache } from 'lru-cache';
 import { createCache } from '../src/index.ts';
 import { measure, type Bench, type ScenarioContext } from './harness.ts';
-import { HIT_MAX, HIT_TTL_MS, keys, valueOf, walk, WALK_MASK } from './keys.ts';
+import { HIT_MAX, HIT_TTL_MS, keys, missesOf, valueOf, walk, WALK_MASK } from './keys.ts';
 import { judgeRatio, ratiosTo, type Row, type Section } from './report.ts';
 
 export const id = 'hit-async';
@@ -97,7 +97,7 @@ export async function run(context: ScenarioContext): Promise<Section> {
   context.log(`${id}: timing ${benches.length} benchmarks`);
   const timings = await measure(benches, context.timing);
   const stats = cache.stats();
-  const missed = stats.misses.absent + stats.misses.expired + stats.misses.invalidated;
+  const missed = missesOf(stats);
   if (missed !== 0 || loaderCalls !== 0) {
     throw new Error(`${id}: a lookup missed (coherent-cache misses ${missed}, loader/factory calls ${loaderCalls})`);
   }

@@ -1,4 +1,5 @@
 /** The key set and random walk shared by the hit-path scenarios. */
+import type { CacheStats } from '../src/index.ts';
 import { randomIndices } from './harness.ts';
 
 export const KEY_COUNT = 1_000;
@@ -16,3 +17,8 @@ export function valueOf(key: string): number {
 
 export const HIT_TTL_MS = 60_000;
 export const HIT_MAX = 10_000;
+
+/** Misses of every reason: a hit-path benchmark must end with none. */
+export function missesOf(stats: CacheStats): number {
+  return stats.misses.absent + stats.misses.expired + stats.misses.invalidated;
+}

@@ -200,3 +200,8 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
+
+/** A predicate for `Peer.next`: the child's message of one `type`, narrowed. */
+export function messageOfType<M extends { type: string }, T extends M['type']>(type: T): (message: M) => message is Extract<M, { type: T }> {
+  return (message: M): message is Extract<M, { type: T }> => message.type === type;
+}

@@ -24,7 +24,7 @@ import { Redis } from 'ioredis';
 import { createCache, redisTransport } from '../src/index.ts';
 import { cpus, loadavg } from 'node:os';
 import { collectGarbage, median, type ScenarioContext } from './harness.ts';
-import { clockOffset, forkPeer, percentile, sleep, startBenchRedis, wallNow, type BenchRedis, type Peer } from './peers.ts';
+import { clockOffset, forkPeer, percentile, sleep, startBenchRedis, wallNow, type BenchRedis, type Peer, messageOfType } from './peers.ts';
 import { ratiosTo, type Row, type Section } from './report.ts';
 
 export const id = 'propagation';
@@ -121,10 +121,7 @@ interface Side {
   readonly awaitedUs: Float64Array;
 }
 
-const isType =
-  <T extends ToParent['type']>(type: T) =>
-  (message: ToParent): message is Extract<ToParent, { type: T }> =>
-    message.type === type;
+const isType = <T extends ToParent['type']>(type: T) => messageOfType<ToParent, T>(type);
 
 /** Sends probe keys until the receiver reports one (bentocache subscribes in the background and says nothing when done). */
 async function probe(side: Side, target: Sender): Promise<void> {

@@ -11,7 +11,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { createCache, otelTracing, type Cache } from '../src/index.ts';
 import { measure, type Bench, type ScenarioContext } from './harness.ts';
-import { HIT_MAX, HIT_TTL_MS, keys, valueOf, walk, WALK_MASK } from './keys.ts';
+import { HIT_MAX, HIT_TTL_MS, keys, missesOf, valueOf, walk, WALK_MASK } from './keys.ts';
 import type { Row, Section } from './report.ts';
 
 export const id = 'telemetry';
@@ -80,7 +80,7 @@ export async function run(context: ScenarioContext): Promise<Section> {
   ];
   context.log(`${id}: timing ${benches.length} benchmarks`);
   const timings = await measure(benches, context.timing);
-  const misses = [plain, observed].map((cache) => cache.stats()).reduce((sum, s) => sum + s.misses.absent + s.misses.expired + s.misses.invalidated, 0);
+  const misses = missesOf(plain.stats()) + missesOf(observed.stats());
   if (misses !== 0 || scrapes === 0) throw new Error(`${id}: ${misses} misses, ${scrapes} scrapes`);
   await Promise.all([plain.close(), observed.close()]);
   await meterProvider.shutdown();

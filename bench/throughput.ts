@@ -13,7 +13,7 @@
  */
 import { createCache, redisTransport } from '../src/index.ts';
 import { collectGarbage, median, type ScenarioContext } from './harness.ts';
-import { clockOffset, forkPeer, startBenchRedis, wallNow, type BenchRedis, type Peer } from './peers.ts';
+import { clockOffset, forkPeer, startBenchRedis, wallNow, type BenchRedis, type Peer, messageOfType } from './peers.ts';
 import { ratiosTo, type Row, type Section } from './report.ts';
 
 export const id = 'throughput';
@@ -88,10 +88,7 @@ interface Run {
   readonly clockSkewMs: number;
 }
 
-const isType =
-  <T extends ThroughputToParent['type']>(type: T) =>
-  (message: ThroughputToParent): message is Extract<ThroughputToParent, { type: T }> =>
-    message.type === type;
+const isType = <T extends ThroughputToParent['type']>(type: T) => messageOfType<ThroughputToParent, T>(type);
 
 async function measureRuns(context: ScenarioContext, redis: BenchRedis, repetitions: number): Promise<Run[]> {
   const child: Peer<ThroughputToChild, ThroughputToParent> = forkPeer('./throughput-child.ts', [redis.url]);

@@ -40,11 +40,7 @@ describe('redis transport (real redis-server)', function () {
     const [a, b] = [instance(), instance()];
     await Promise.all([a.ready(), b.ready()]);
     a.set('k', 'v');
-    b.set('k', 'v');
-    const dropped = waitForEvent(b, 'remote invalidation', (e) => e.type === 'invalidated' && e.origin === 'remote');
-    await a.invalidate('k');
-    await dropped;
-    expect(b.has('k')).to.equal(false);
+    await expectInvalidationReaches(a, b);
     expect(a.stats().invalidations.remote.key).to.equal(0);
   });
 
@@ -174,10 +170,7 @@ describe('redis transport (real redis-server)', function () {
     const a = createCache<string>({ name: 'config', transport });
     const b = instance();
     await Promise.all([a.ready(), b.ready()]);
-    b.set('k', 'v');
-    const dropped = waitForEvent(b, 'remote invalidation', (e) => e.type === 'invalidated' && e.origin === 'remote');
-    await a.invalidate('k');
-    await dropped;
+    await expectInvalidationReaches(a, b);
     await a.close();
     await transport.close();
     expect(await client.ping()).to.equal('PONG');
@@ -204,10 +197,7 @@ describe('redis transport (real redis-server)', function () {
     );
     const b = instance();
     await Promise.all([a.ready(), b.ready()]);
-    b.set('k', 'v');
-    const dropped = waitForEvent(b, 'remote invalidation', (e) => e.type === 'invalidated' && e.origin === 'remote');
-    await a.invalidate('k');
-    await dropped;
+    await expectInvalidationReaches(a, b);
     expect(() => redisTransport({ client: { publish: () => 1 } as unknown as Redis })).to.throw(/option "redis.client"/);
   });
 
@@ -266,6 +256,15 @@ describe('redis transport: free-port sanity', () => {
     await transport.close();
   });
 });
+
+/** `to` holds k; `from` invalidates it; `to` drops it through the transport. */
+async function expectInvalidationReaches(from: Cache<string>, to: Cache<string>): Promise<void> {
+  to.set('k', 'v');
+  const dropped = waitForEvent(to, 'remote invalidation', (e) => e.type === 'invalidated' && e.origin === 'remote');
+  await from.invalidate('k');
+  await dropped;
+  expect(to.has('k')).to.equal(false);
+}
 
 async function waitUntilTrue(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
