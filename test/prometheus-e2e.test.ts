@@ -43,7 +43,12 @@ describe('SRE kit: dashboards against a real Prometheus', function () {
       [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${webPort}`, '--log.level=warn'],
       { stdio: 'ignore' },
     );
-    await waitUntil('prometheus ready', 20_000, async () => (await fetch(`${api}/-/ready`).catch(() => undefined))?.ok === true, 100);
+    // A missing binary is an 'error' event: name it, rather than let it escape as an uncaught exception.
+    const failedToStart = new Promise<never>((_, reject) => {
+      prometheus?.once('error', (error) => reject(new Error(`cannot start prometheus (${error.message}); bash .ci/run installs it`)));
+    });
+    failedToStart.catch(() => undefined);
+    await Promise.race([failedToStart, waitUntil('prometheus ready', 20_000, async () => (await fetch(`${api}/-/ready`).catch(() => undefined))?.ok === true, 100)]);
     // Enough scrapes for every rate() window below to hold several samples.
     await waitUntil('five scrapes with data', 30_000, async () => (await query('count_over_time(coherent_cache_requests_total{result="hit"}[1m])')).some((r) => Number(r.value[1]) >= 5), 250);
   });
