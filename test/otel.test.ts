@@ -5,9 +5,10 @@
  * the publisher's trace.
  */
 import { expect } from 'chai';
-import { context, SpanKind, trace } from '@opentelemetry/api';
+import { context, createNoopMeter, SpanKind, trace } from '@opentelemetry/api';
+import sinon from 'sinon';
 import type { Histogram } from '@opentelemetry/sdk-metrics';
-import { createCache, MemoryBus, METRICS, otelTracing, traceReads, type Cache } from '../src/index.ts';
+import { createCache, instrumentCache, MemoryBus, METRICS, otelTracing, traceReads, type Cache } from '../src/index.ts';
 import { pointValue, testMeterProvider, testTracerProvider } from './support/otel.ts';
 
 async function settle(): Promise<void> {
@@ -60,6 +61,18 @@ describe('OpenTelemetry metrics', () => {
     const byName = await reader.metricsByName();
     const labelValues = [...byName.values()].flatMap((metric) => (metric.dataPoints as { attributes: Record<string, unknown> }[]).flatMap((p) => Object.values(p.attributes)));
     expect(labelValues).not.to.include('user:4242');
+  });
+
+  it('attaches nothing to the cache for the no-op meter of an API without an SDK', async () => {
+    const cache = createCache<string>({ name: 'noop', metrics: false, tracing: false });
+    const on = sinon.spy(cache, 'on');
+    const stopNoop = instrumentCache(cache, { meterProvider: { getMeter: () => createNoopMeter() } });
+    expect(on.callCount).to.equal(0);
+    const stopReal = instrumentCache(cache, { meterProvider: testMeterProvider().meterProvider });
+    expect(on.callCount, 'a real meter is fed the histogram events').to.equal(2);
+    stopNoop();
+    stopReal();
+    await cache.close();
   });
 
   it('stops reporting a cache once it is closed', async () => {
@@ -122,6 +135,40 @@ describe('OpenTelemetry spans', () => {
     expect(process?.spanContext().traceId).to.equal(writer.spanContext().traceId);
     expect(process?.links.map((link) => link.context.spanId)).to.deep.equal([publish?.spanContext().spanId]);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('by default follows the global SDK: none, one, its replacement after trace.disable(), none again', async () => {
+    const bus = new MemoryBus();
+    const a = createCache<string>({ name: 'global', transport: bus.transport(), metrics: false });
+    const b = createCache<string>({ name: 'global', transport: bus.transport(), metrics: false });
+    await Promise.all([a.ready(), b.ready()]);
+    const kinds = (exporter: { getFinishedSpans(): { kind: SpanKind }[] }) => exporter.getFinishedSpans().map((span) => span.kind);
+    try {
+      const first = testTracerProvider();
+      trace.setGlobalTracerProvider(first.tracerProvider);
+      await a.invalidate('k');
+      await settle();
+      expect(kinds(first.exporter)).to.have.members([SpanKind.PRODUCER, SpanKind.CONSUMER]);
+
+      // disable() leaves the first SDK's provider behind the old global proxy: spans must go to the second one.
+      trace.disable();
+      const second = testTracerProvider();
+      trace.setGlobalTracerProvider(second.tracerProvider);
+      await a.invalidate('k');
+      await settle();
+      expect(kinds(second.exporter)).to.have.members([SpanKind.PRODUCER, SpanKind.CONSUMER]);
+      expect(first.exporter.getFinishedSpans()).to.have.length(2);
+
+      trace.disable();
+      await a.invalidate('k');
+      await a.get('loaded', () => 'v');
+      await settle();
+      expect(first.exporter.getFinishedSpans()).to.have.length(2);
+      expect(second.exporter.getFinishedSpans()).to.have.length(2);
+    } finally {
+      trace.disable();
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 
   it('adds hits and misses to the active span only when asked', async () => {

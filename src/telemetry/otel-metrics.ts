@@ -6,7 +6,7 @@
  *
  * One batch callback per meter serves every cache registered on it.
  */
-import { metrics, ValueType, type Attributes, type BatchObservableResult, type Histogram, type Meter, type MeterProvider, type Observable } from '@opentelemetry/api';
+import { createNoopMeter, metrics, ValueType, type Attributes, type BatchObservableResult, type Histogram, type Meter, type MeterProvider, type Observable } from '@opentelemetry/api';
 import type { Cache } from '../cache.ts';
 import type { Unsubscribe } from '../listeners.ts';
 import { CACHE_LABEL, COUNTERS, GAUGES, LOAD_DURATION, PROPAGATION_LAG, type CounterMetric, type GaugeMetric } from './catalogue.ts';
@@ -63,6 +63,8 @@ const projections = new WeakMap<Meter, MeterProjection>();
 /** Exports a cache's metrics through OpenTelemetry. Returns the function that stops it. */
 export function instrumentCache<V>(cache: Cache<V>, options: OtelMetricsOptions = {}): Unsubscribe {
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(METER_NAME);
+  // The API's no-op meter (no SDK registered) records nothing, ever: listening to the cache for it would only cost every event.
+  if (meter === createNoopMeter()) return () => undefined;
   let projection = projections.get(meter);
   if (projection === undefined) {
     projection = new MeterProjection(meter);

@@ -7,11 +7,11 @@
  * Hits and misses become events on the caller's active span only on request.
  * Never a value: errors are recorded by class name, not message.
  */
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { Cache } from '../cache.ts';
 import { errorType } from '../errors.ts';
 import type { Unsubscribe } from '../listeners.ts';
-import type { CacheTracing, LoadSpan, PublishSpan, ReceivedMessage, ReceiveSpan } from '../tracing.ts';
+import { NO_TRACING, type CacheTracing, type LoadSpan, type PublishSpan, type ReceivedMessage, type ReceiveSpan } from '../tracing.ts';
 
 export const TRACER_NAME = 'coherent-cache';
 
@@ -25,15 +25,45 @@ export interface OtelTracingOptions {
   recordKeys?: boolean | ((key: string) => string | undefined);
 }
 
+/** What the API's global proxy delegates to until an SDK registers a provider. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * The tracer to open spans with, looked up per span: `undefined` while no SDK
+ * is registered globally, so the cache then skips tracing altogether (a
+ * publish and a receive are the latency the library is judged by, and the
+ * API's no-op spans still cost a context lookup and an object each). Read per
+ * span rather than once, it also follows an SDK that is shut down and
+ * replaced (`trace.disable()` starts a new global proxy). A provider given in
+ * the options is used as is.
+ */
+function tracerSource(given: TracerProvider | undefined): () => Tracer | undefined {
+  if (given !== undefined) {
+    const tracer = given.getTracer(TRACER_NAME);
+    return () => tracer;
+  }
+  let provider: TracerProvider | undefined;
+  let tracer: Tracer | undefined;
+  return () => {
+    const current = trace.getTracerProvider();
+    if (current instanceof ProxyTracerProvider && current.getDelegate() === NOOP_PROVIDER) return undefined;
+    if (current !== provider) {
+      provider = current;
+      tracer = current.getTracer(TRACER_NAME);
+    }
+    return tracer;
+  };
+}
+
 export function otelTracing(options: OtelTracingOptions = {}): CacheTracing {
-  // The global provider is a proxy that delegates to whatever SDK registers later, so one lookup is enough.
-  const tracerOf = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(TRACER_NAME);
-  const tracer = (): Tracer => tracerOf;
+  const tracerNow = tracerSource(options.tracerProvider);
   const keyOf = options.recordKeys === true ? (key: string) => key : options.recordKeys === false || options.recordKeys === undefined ? undefined : options.recordKeys;
 
   return {
     startLoad(cacheName: string, key: string): LoadSpan {
-      const span = tracer().startSpan('coherent_cache.load', { kind: SpanKind.INTERNAL });
+      const tracer = tracerNow();
+      if (tracer === undefined) return NO_TRACING.startLoad(cacheName, key);
+      const span = tracer.startSpan('coherent_cache.load', { kind: SpanKind.INTERNAL });
       // Attributes only for a span that records: without an SDK this path builds nothing.
       if (span.isRecording()) {
         const recordedKey = keyOf?.(key);
@@ -53,7 +83,9 @@ export function otelTracing(options: OtelTracingOptions = {}): CacheTracing {
     },
 
     startPublish(cacheName: string, channel: string, keys: number, clear: boolean): PublishSpan {
-      const span = tracer().startSpan(`publish ${channel}`, { kind: SpanKind.PRODUCER });
+      const tracer = tracerNow();
+      if (tracer === undefined) return NO_TRACING.startPublish(cacheName, channel, keys, clear);
+      const span = tracer.startSpan(`publish ${channel}`, { kind: SpanKind.PRODUCER });
       if (span.isRecording()) {
         span.setAttributes({
           'messaging.operation.type': 'send',
@@ -73,9 +105,11 @@ export function otelTracing(options: OtelTracingOptions = {}): CacheTracing {
     },
 
     startReceive(cacheName: string, message: ReceivedMessage): ReceiveSpan {
+      const tracer = tracerNow();
+      if (tracer === undefined) return NO_TRACING.startReceive(cacheName, message);
       const publisher = message.traceparent === undefined ? undefined : parseTraceparent(message.traceparent);
       const parent = publisher === undefined ? context.active() : trace.setSpanContext(ROOT_CONTEXT, publisher);
-      const span = tracer().startSpan(`process ${message.channel}`, { kind: SpanKind.CONSUMER, ...(publisher === undefined ? {} : { links: [{ context: publisher }] }) }, parent);
+      const span = tracer.startSpan(`process ${message.channel}`, { kind: SpanKind.CONSUMER, ...(publisher === undefined ? {} : { links: [{ context: publisher }] }) }, parent);
       if (span.isRecording()) {
         span.setAttributes({
           'messaging.operation.type': 'process',
