@@ -7,8 +7,9 @@
  *    "sentAt":1700000000000,"traceparent":"00-…-…-01","sig":"…"}
  *
  * Decoding treats the input as hostile: it never throws, never returns the
- * parsed object (the message is rebuilt field by field and frozen), and rejects
- * with one of a fixed set of reasons that is safe to use as a metric label.
+ * parsed object (the message is rebuilt from the checked fields, so nothing
+ * but them reaches the cache), and rejects with one of a fixed set of reasons
+ * that is safe to use as a metric label.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -227,8 +228,11 @@ type Validated = { readonly ok: true; readonly message: InvalidationMessage; rea
 
 /**
  * Checks a JSON object against the v1 shape and the limits, then builds a fresh
- * frozen message from the checked primitives. Used on decode (parsed input) and
- * on encode (so a publisher cannot emit what receivers would reject).
+ * message from the checked primitives. Used on decode (parsed input) and on
+ * encode (so a publisher cannot emit what receivers would reject). This runs
+ * on every received message, so it allocates nothing it does not return: the
+ * keys array is the parsed one, which JSON.parse made fresh and which holds
+ * nothing but the strings checked here.
  */
 function validate(object: Readonly<Record<string, unknown>>, limits: ProtocolLimits): Validated | DecodeFailure {
   // The version comes first so a future version's message (with new fields) is
@@ -260,10 +264,9 @@ function validate(object: Readonly<Record<string, unknown>>, limits: ProtocolLim
   }
   if (sig !== undefined && typeof sig !== 'string') return reject('bad-shape', 'sig must be a string');
 
-  let opPart: InvalidationOp;
+  let keys: string[] | undefined;
   if (op === 'clear') {
     if (rawKeys !== undefined) return reject('bad-shape', 'a clear message carries no keys');
-    opPart = { op: 'clear' };
   } else if (op === 'del') {
     if (!Array.isArray(rawKeys) || rawKeys.length === 0) {
       return reject('bad-shape', 'keys must be a non-empty array');
@@ -271,25 +274,29 @@ function validate(object: Readonly<Record<string, unknown>>, limits: ProtocolLim
     if (!(rawKeys.length <= limits.maxKeysPerMessage)) {
       return reject('too-many-keys', `${rawKeys.length} keys, limit ${limits.maxKeysPerMessage}`);
     }
-    const keys: string[] = [];
     for (let i = 0; i < rawKeys.length; i++) {
       const key: unknown = rawKeys[i];
       if (typeof key !== 'string') return reject('bad-shape', `key ${i} is a ${typeName(key)}, not a string`);
       if (!(key.length <= limits.maxKeyLength)) {
         return reject('bad-key', `key ${i} is ${key.length} characters, limit ${limits.maxKeyLength}`);
       }
-      keys.push(key);
     }
-    opPart = { op: 'del', keys: Object.freeze(keys) };
+    keys = rawKeys as string[];
   } else {
     return reject('bad-shape', 'op must be "del" or "clear"');
   }
 
   // `+ 0` turns a -0 (valid JSON) into 0 so the message re-encodes to the same value.
-  const base = { v: PROTOCOL_VERSION, cache: cache as string, origin: origin as string, sentAt: sentAt + 0 } as const;
-  const message: InvalidationMessage =
-    traceparent === undefined ? { ...base, ...opPart } : { ...base, ...opPart, traceparent };
-  return { ok: true, message: Object.freeze(message), sig };
+  const message = messageOf(cache as string, origin as string, sentAt + 0, keys, traceparent);
+  return { ok: true, message, sig };
+}
+
+/** A message from checked parts: `keys` undefined for a clear; no `traceparent` field when there is none. */
+function messageOf(cache: string, origin: string, sentAt: number, keys: readonly string[] | undefined, traceparent: string | undefined): InvalidationMessage {
+  // Literals rather than spreads: this runs on every received message.
+  const v = PROTOCOL_VERSION;
+  if (keys === undefined) return traceparent === undefined ? { v, cache, op: 'clear', origin, sentAt } : { v, cache, op: 'clear', origin, sentAt, traceparent };
+  return traceparent === undefined ? { v, cache, op: 'del', keys, origin, sentAt } : { v, cache, op: 'del', keys, origin, sentAt, traceparent };
 }
 
 /*
@@ -386,11 +393,59 @@ export function serializeMessage(message: InvalidationMessage, limits: ProtocolL
     if (secret.length === 0) throw new RangeError('the signing secret must not be empty');
     wire.sig = signatureOf(message, secret);
   }
-  const text = JSON.stringify(wire);
+  return sized(JSON.stringify(wire), limits);
+}
+
+/** Returns `text` when it fits `limits.maxMessageBytes`; throws a `too-large` ProtocolEncodeError otherwise. */
+function sized(text: string, limits: ProtocolLimits): string {
   // UTF-8 is at most 3 bytes per UTF-16 unit: measure only when it could matter.
   if (text.length * 3 > limits.maxMessageBytes) {
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > limits.maxMessageBytes) throw new ProtocolEncodeError('too-large', `message is ${bytes} bytes, limit ${limits.maxMessageBytes}`);
   }
   return text;
+}
+
+/**
+ * Writes the messages of one publisher: one cache name, one instance id. The
+ * parts that never change are serialized once, so an unsigned message is a few
+ * string concatenations, byte for byte what `serializeMessage` writes (the
+ * field order above; a finite number prints the same through String() as
+ * through JSON.stringify). A signed message goes through `serializeMessage`.
+ * The caller vouches for what it passes, as for `serializeMessage`.
+ */
+export class MessageWriter {
+  /** `{"v":1,"cache":"…","op":` */
+  private readonly head: string;
+  /** `,"origin":"…","sentAt":` */
+  private readonly originPart: string;
+
+  constructor(
+    private readonly cache: string,
+    private readonly origin: string,
+    private readonly limits: ProtocolLimits,
+    private readonly secret: Secret | undefined,
+  ) {
+    if (secret !== undefined && secret.length === 0) throw new RangeError('the signing secret must not be empty');
+    this.head = `{"v":${PROTOCOL_VERSION},"cache":${JSON.stringify(cache)},"op":`;
+    this.originPart = `,"origin":${JSON.stringify(origin)},"sentAt":`;
+  }
+
+  del(keys: readonly string[], sentAt: number, traceparent: string | undefined): string {
+    if (this.secret !== undefined) return this.signed(keys, sentAt, traceparent);
+    return sized(`${this.head}"del","keys":${JSON.stringify(keys)}${this.originPart}${String(sentAt + 0)}${this.tail(traceparent)}`, this.limits);
+  }
+
+  clear(sentAt: number, traceparent: string | undefined): string {
+    if (this.secret !== undefined) return this.signed(undefined, sentAt, traceparent);
+    return sized(`${this.head}"clear"${this.originPart}${String(sentAt + 0)}${this.tail(traceparent)}`, this.limits);
+  }
+
+  private tail(traceparent: string | undefined): string {
+    return traceparent === undefined ? '}' : `,"traceparent":${JSON.stringify(traceparent)}}`;
+  }
+
+  private signed(keys: readonly string[] | undefined, sentAt: number, traceparent: string | undefined): string {
+    return serializeMessage(messageOf(this.cache, this.origin, sentAt, keys, traceparent), this.limits, this.secret);
+  }
 }
