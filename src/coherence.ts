@@ -10,12 +10,12 @@
  */
 import type { Clock } from './clock.ts';
 import { errorType } from './errors.ts';
-import type { CacheEvent, LinkReason, RemoteSource } from './events.ts';
+import type { CacheEvent, LinkReason, PublishedEvent, RemoteSource } from './events.ts';
 import { decodeLegacy, encodeLegacy, type LegacyInvalidationMessage } from './protocol-legacy.ts';
 import {
   decodeMessage,
+  MessageWriter,
   ProtocolEncodeError,
-  serializeMessage,
   type DecodeResult,
   type InvalidationMessage,
   type ProtocolLimits,
@@ -54,6 +54,9 @@ interface Batch {
   clear: boolean;
 }
 
+/** How many published payloads may wait for their echo; past it the oldest is forgotten (its echo is then decoded, and skipped by origin). */
+export const MAX_AWAITED_ECHOES = 256;
+
 export class Coherence<V> {
   private pending: Batch | undefined;
   private pendingDone: PromiseWithResolvers<void> | undefined;
@@ -70,12 +73,22 @@ export class Coherence<V> {
   private subscribed = false;
   private readyWaiters: PromiseWithResolvers<void> | undefined;
   private closed = false;
+  private readonly writer: MessageWriter;
+  /**
+   * Payloads this instance published whose echo has not come back: Redis
+   * sends every message to its publisher too, and recognising an exact copy
+   * of what we sent is one Map lookup instead of a decode, on the process
+   * that is busiest while its peers handle the message. Value: copies in flight.
+   */
+  private readonly awaitedEchoes = new Map<string, number>();
 
   constructor(
     private readonly host: CoherenceHost<V>,
     private readonly settings: CoherenceSettings,
   ) {
     const { transport } = settings;
+    // The cache's name and instance id are checked once, here: every message reuses them.
+    this.writer = new MessageWriter(host.cacheName, host.instanceId, settings.limits, settings.secret);
     this.stopStatus = transport.onStatus((change) => this.onStatus(change));
     // Until the subscription is in place this instance cannot hear its peers.
     this.degrade('starting');
@@ -103,15 +116,17 @@ export class Coherence<V> {
 
   /** Tells the peers to drop `key`; resolves when the message was sent or queued for retry. */
   publishKey(key: string): Promise<void> {
-    return this.enqueue((batch) => batch.keys.add(key));
+    const batch = this.pendingBatch();
+    if (!batch.clear) batch.keys.add(key);
+    return (this.pendingDone as PromiseWithResolvers<void>).promise;
   }
 
   /** Tells the peers to drop everything. */
   publishClear(): Promise<void> {
-    return this.enqueue((batch) => {
-      batch.clear = true;
-      batch.keys.clear();
-    });
+    const batch = this.pendingBatch();
+    batch.clear = true;
+    batch.keys.clear();
+    return (this.pendingDone as PromiseWithResolvers<void>).promise;
   }
 
   async close(): Promise<void> {
@@ -127,24 +142,24 @@ export class Coherence<V> {
     await Promise.all(unsubscribed);
   }
 
-  private enqueue(add: (batch: Batch) => void): Promise<void> {
+  /** The batch this tick's invalidations join; the first one of a tick schedules its flush. */
+  private pendingBatch(): Batch {
     if (this.pending === undefined) {
       this.pending = { keys: new Set(), clear: false };
       this.pendingDone = Promise.withResolvers<void>();
       // Everything invalidated in this tick goes out as one message.
-      afterThisTick(() => this.flushNow());
+      afterThisTick(this.flushNow);
     }
-    if (!this.pending.clear) add(this.pending);
-    return (this.pendingDone as PromiseWithResolvers<void>).promise;
+    return this.pending;
   }
 
   /** Sends the pending batch together with whatever waits for a retry; one flush at a time. */
-  private flushNow(): Promise<void> {
+  private readonly flushNow = (): Promise<void> => {
     // Straight away when idle (the common case, one promise hop less on every publish); else after the flushes before it.
     this.flushing = this.flushes > 0 ? this.flushing.then(() => this.flushOnce()) : this.flushOnce();
     this.flushes++;
     return this.flushing;
-  }
+  };
 
   private async flushOnce(): Promise<void> {
     try {
@@ -173,28 +188,31 @@ export class Coherence<V> {
     const { host, settings } = this;
     const span = host.tracing.startPublish(host.cacheName, settings.channel, batch.clear ? 0 : batch.keys.size, batch.clear);
     const traceparent = span.traceparent;
-    let payloads: { v1: string[]; legacy: string[] };
+    let payloads: { v1: string[]; legacy: string[] } | undefined;
     try {
       payloads = this.encode(batch, traceparent);
+      this.awaitEchoes(payloads.v1);
       await settings.transport.publish(settings.channel, payloads.v1);
       if (payloads.legacy.length > 0 && settings.legacyChannel !== undefined) {
         await settings.transport.publish(settings.legacyChannel, payloads.legacy);
       }
     } catch (error) {
       span.end(error);
+      if (payloads !== undefined) this.forgetEchoes(payloads.v1);
       this.requeue(batch, error);
       return;
     }
     span.end();
-    host.emit({
-      type: 'published',
-      at: host.clock.exact(),
-      messages: payloads.v1.length,
-      keys: batch.clear ? 0 : batch.keys.size,
-      clear: batch.clear,
-      queueDepth: this.queueDepth(),
-      ...(traceparent === undefined ? {} : { traceparent }),
-    });
+    const at = host.clock.exact();
+    const messages = payloads.v1.length;
+    const keys = batch.clear ? 0 : batch.keys.size;
+    const queueDepth = this.queueDepth();
+    // Literals rather than a spread: this runs on every publish.
+    const published: PublishedEvent =
+      traceparent === undefined
+        ? { type: 'published', at, messages, keys, clear: batch.clear, queueDepth }
+        : { type: 'published', at, messages, keys, clear: batch.clear, queueDepth, traceparent };
+    host.emit(published);
   }
 
   private requeue(batch: Batch, error: unknown): void {
@@ -239,22 +257,25 @@ export class Coherence<V> {
 
   /** One v1 message per chunk of keys that fits the limits; a key too long to send turns the batch into a clear. */
   private encode(batch: Batch, traceparent: string | undefined): { v1: string[]; legacy: string[] } {
-    const { host, settings } = this;
-    const base = {
-      v: 1 as const,
-      cache: host.cacheName,
-      origin: host.instanceId,
-      sentAt: host.clock.exact(),
-      ...(traceparent === undefined ? {} : { traceparent }),
-    };
-    const keys = [...batch.keys];
-    const sendable = batch.clear || keys.some((key) => key.length > settings.limits.maxKeyLength) ? undefined : keys;
+    const { host, settings, writer } = this;
+    const { limits } = settings;
+    const sentAt = host.clock.exact();
+    let sendable: string[] | undefined;
+    if (!batch.clear) {
+      sendable = [];
+      for (const key of batch.keys) {
+        if (key.length > limits.maxKeyLength) {
+          sendable = undefined;
+          break;
+        }
+        sendable.push(key);
+      }
+    }
     // Every part is already checked (the cache's name, its instance id, key lengths above): only the size is left.
-    const { limits, secret } = settings;
     const v1 =
       sendable === undefined
-        ? [serializeMessage({ ...base, op: 'clear' }, limits, secret)]
-        : chunked(sendable, limits.maxKeysPerMessage).flatMap((chunk) => encodeFitting(chunk, (part) => serializeMessage({ ...base, op: 'del', keys: part }, limits, secret)));
+        ? [writer.clear(sentAt, traceparent)]
+        : chunked(sendable, limits.maxKeysPerMessage).flatMap((chunk) => encodeFitting(chunk, writer, sentAt, traceparent));
     const legacy =
       settings.legacyChannel === undefined
         ? []
@@ -262,8 +283,29 @@ export class Coherence<V> {
     return { v1, legacy };
   }
 
+  private awaitEchoes(payloads: readonly string[]): void {
+    const awaited = this.awaitedEchoes;
+    for (const payload of payloads) {
+      awaited.set(payload, (awaited.get(payload) ?? 0) + 1);
+      if (awaited.size > MAX_AWAITED_ECHOES) awaited.delete(awaited.keys().next().value as string);
+    }
+  }
+
+  /** Takes `payload` off the awaited echoes; true when it was one (an exact copy of a message this instance sent). */
+  private isEcho(payload: string): boolean {
+    const copies = this.awaitedEchoes.get(payload);
+    if (copies === undefined) return false;
+    if (copies > 1) this.awaitedEchoes.set(payload, copies - 1);
+    else this.awaitedEchoes.delete(payload);
+    return true;
+  }
+
+  private forgetEchoes(payloads: readonly string[]): void {
+    for (const payload of payloads) this.isEcho(payload);
+  }
+
   private receive(payload: string, legacy: boolean): void {
-    if (this.closed) return;
+    if (this.closed || (!legacy && this.isEcho(payload))) return;
     const { host, settings } = this;
     const at = host.clock.exact();
     const decoded: DecodeResult<InvalidationMessage | LegacyInvalidationMessage> = legacy
@@ -283,7 +325,9 @@ export class Coherence<V> {
     const remote: RemoteSource =
       'legacy' in message
         ? { instance: message.origin }
-        : { instance: message.origin, sentAt: message.sentAt, ...(traceparent === undefined ? {} : { traceparent }) };
+        : traceparent === undefined
+          ? { instance: message.origin, sentAt: message.sentAt }
+          : { instance: message.origin, sentAt: message.sentAt, traceparent };
     const span = host.tracing.startReceive(host.cacheName, {
       channel: legacy ? (settings.legacyChannel ?? settings.channel) : settings.channel,
       origin: message.origin,
@@ -327,19 +371,21 @@ export class Coherence<V> {
   }
 }
 
-function chunked<T>(items: readonly T[], size: number): T[][] {
+function chunked<T>(items: T[], size: number): T[][] {
+  // The common batch fits one message: no copy.
+  if (items.length <= size) return [items];
   const chunks: T[][] = [];
   for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
   return chunks;
 }
 
-/** Encodes `keys` as one message, halving the batch while it is too large for one. */
-function encodeFitting(keys: readonly string[], encode: (keys: readonly string[]) => string): string[] {
+/** Encodes `keys` as one del message, halving the batch while it is too large for one. */
+function encodeFitting(keys: readonly string[], writer: MessageWriter, sentAt: number, traceparent: string | undefined): string[] {
   try {
-    return [encode(keys)];
+    return [writer.del(keys, sentAt, traceparent)];
   } catch (error) {
     if (!(error instanceof ProtocolEncodeError) || error.reason !== 'too-large' || keys.length === 1) throw error;
     const half = Math.ceil(keys.length / 2);
-    return [...encodeFitting(keys.slice(0, half), encode), ...encodeFitting(keys.slice(half), encode)];
+    return [...encodeFitting(keys.slice(0, half), writer, sentAt, traceparent), ...encodeFitting(keys.slice(half), writer, sentAt, traceparent)];
   }
 }

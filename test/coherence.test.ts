@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { createCache, LEGACY_CHANNEL, MemoryBus, type Cache, type CacheEvent, type CacheOptions, type MemoryTransport } from '../src/index.ts';
 import { encodeMessage } from '../src/protocol.ts';
+import { MAX_AWAITED_ECHOES } from '../src/coherence.ts';
 
 /** Lets queued microtasks (coalescing, in-memory delivery) run. */
 async function settle(): Promise<void> {
@@ -74,6 +75,42 @@ describe('coherence over the in-memory transport', () => {
     await a.invalidate('k');
     await settle();
     expect(seen.filter((e) => e.type === 'invalidated').map((e) => e.type === 'invalidated' && e.origin)).to.deep.equal(['local']);
+  });
+
+  it('recognises its own echo without decoding it; only the peer parses the message', async () => {
+    const [a] = [await instance(), await instance()];
+    const parse = sinon.spy(JSON, 'parse');
+    try {
+      await a.invalidate('k');
+      await settle();
+      expect(parse.callCount).to.equal(1);
+    } finally {
+      parse.restore();
+    }
+  });
+
+  it('forgets echoes that never come back, oldest first, past MAX_AWAITED_ECHOES', async () => {
+    const transport = bus.transport();
+    const sent: string[] = [];
+    // A link that swallows what it publishes: no echo ever returns.
+    sinon.stub(transport, 'publish').callsFake((_channel, payloads) => {
+      sent.push(...payloads);
+      return Promise.resolve();
+    });
+    const a = await instance({}, transport);
+    const seen = events(a);
+    for (let i = 0; i <= MAX_AWAITED_ECHOES; i++) await a.invalidate(`k${i}`);
+    const parse = sinon.spy(JSON, 'parse');
+    try {
+      transport.receive('coherent-cache:config', sent[sent.length - 1] as string);
+      expect(parse.callCount, 'the newest is still awaited').to.equal(0);
+      transport.receive('coherent-cache:config', sent[0] as string);
+      expect(parse.callCount, 'the oldest was forgotten, so it is decoded').to.equal(1);
+    } finally {
+      parse.restore();
+    }
+    // Either way it is this instance's own message: nothing is dropped for it.
+    expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
   });
 
   it('coalesces the invalidations of one tick into one message', async () => {

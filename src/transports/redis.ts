@@ -183,7 +183,10 @@ export class RedisTransport implements Transport {
   }
 
   private deliver(channel: string, payload: string): void {
-    for (const listener of [...(this.listeners.get(channel) ?? [])]) listener(payload);
+    const listeners = this.listeners.get(channel);
+    if (listeners === undefined) return;
+    // A Set iterates safely while a listener unsubscribes: no copy per message.
+    for (const listener of listeners) listener(payload);
   }
 
   private refreshStatus(reason: TransportStatusReason): void {
