@@ -12,6 +12,7 @@
  * that is safe to use as a metric label.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readCanonical } from './canonical-reader.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -199,6 +200,9 @@ export function parseWireObject(
     return reject('not-json', `message is a ${typeName(raw)}, not a string or bytes`);
   }
 
+  // What peers write takes the fast path; anything else gets the full parser.
+  const canonical = readCanonical(text);
+  if (canonical !== undefined) return { ok: true, object: canonical };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
