@@ -56,6 +56,12 @@ interface Batch {
 
 /** How many published payloads may wait for their echo; past it the oldest is forgotten (its echo is then decoded, and skipped by origin). */
 export const MAX_AWAITED_ECHOES = 256;
+/**
+ * Longest payload remembered (UTF-16 units), so a transport that never echoes
+ * (node:cluster IPC) holds at most 256 KiB here. The single-key messages that
+ * dominate fit; a big batch is decoded once for all its keys, which is cheap per key.
+ */
+export const MAX_AWAITED_ECHO_LENGTH = 1024;
 
 export class Coherence<V> {
   private pending: Batch | undefined;
@@ -286,6 +292,7 @@ export class Coherence<V> {
   private awaitEchoes(payloads: readonly string[]): void {
     const awaited = this.awaitedEchoes;
     for (const payload of payloads) {
+      if (payload.length > MAX_AWAITED_ECHO_LENGTH) continue;
       awaited.set(payload, (awaited.get(payload) ?? 0) + 1);
       if (awaited.size > MAX_AWAITED_ECHOES) awaited.delete(awaited.keys().next().value as string);
     }

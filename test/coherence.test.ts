@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { createCache, LEGACY_CHANNEL, MemoryBus, type Cache, type CacheEvent, type CacheOptions, type MemoryTransport } from '../src/index.ts';
 import { encodeMessage } from '../src/protocol.ts';
-import { MAX_AWAITED_ECHOES } from '../src/coherence.ts';
+import { MAX_AWAITED_ECHO_LENGTH, MAX_AWAITED_ECHOES } from '../src/coherence.ts';
 
 /** Lets queued microtasks (coalescing, in-memory delivery) run. */
 async function settle(): Promise<void> {
@@ -108,6 +108,18 @@ describe('coherence over the in-memory transport', () => {
     const respelled = JSON.stringify(JSON.parse(payload), null, 1);
     expect(decodes(() => transport.receive('coherent-cache:config', payload))).to.equal(false);
     expect(decodes(() => transport.receive('coherent-cache:config', respelled))).to.equal(true);
+    expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
+  });
+
+  it('does not remember payloads longer than MAX_AWAITED_ECHO_LENGTH: their echo is decoded, then skipped', async () => {
+    const { cache, transport, sent } = await silentInstance();
+    const seen = events(cache);
+    await cache.invalidate('x'.repeat(MAX_AWAITED_ECHO_LENGTH));
+    await cache.invalidate('short');
+    const [long, short] = sent as [string, string];
+    expect(long.length).to.be.above(MAX_AWAITED_ECHO_LENGTH);
+    expect(decodes(() => transport.receive('coherent-cache:config', long))).to.equal(true);
+    expect(decodes(() => transport.receive('coherent-cache:config', short))).to.equal(false);
     expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
   });
 
