@@ -171,8 +171,9 @@ function typeName(value: unknown): string {
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
- * @internal Size check (before anything else), UTF-8 decoding, JSON.parse, and
- * "is a plain JSON object". Shared with the legacy codec. Never throws.
+ * @internal Size check (before anything else), UTF-8 decoding, parsing (the
+ * canonical reader, else JSON.parse), and "is a plain JSON object". Shared
+ * with the legacy codec. Never throws.
  */
 export function parseWireObject(
   raw: string | Uint8Array,
@@ -235,7 +236,7 @@ type Validated = { readonly ok: true; readonly message: InvalidationMessage; rea
  * message from the checked primitives. Used on decode (parsed input) and on
  * encode (so a publisher cannot emit what receivers would reject). This runs
  * on every received message, so it allocates nothing it does not return: the
- * keys array is the parsed one, which JSON.parse made fresh and which holds
+ * keys array is the parsed one, which the parser made fresh and which holds
  * nothing but the strings checked here.
  */
 function validate(object: Readonly<Record<string, unknown>>, limits: ProtocolLimits): Validated | DecodeFailure {

@@ -16,7 +16,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { StatusBroadcaster } from './status-listeners.ts';
-import type { PayloadListener, StatusListener, Transport, TransportStatus, TransportStatusReason, TransportSubscription } from './transport.ts';
+import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportStatusReason, type TransportSubscription } from './transport.ts';
 
 /** The key that marks this transport's IPC messages (`{ [CLUSTER_IPC_MARKER]: 1, ... }`). */
 export const CLUSTER_IPC_MARKER = 'coherent-cache:ipc';
@@ -213,8 +213,7 @@ export class ClusterTransport implements Transport {
     this.endpoint = {
       deliver: (channel, payloads) => {
         const listeners = this.listeners.get(channel);
-        if (listeners === undefined) return;
-        for (const payload of payloads) for (const listener of [...listeners]) listener(payload);
+        for (const payload of payloads) deliverPayload(listeners, payload);
       },
       setStatus: (status, reason) => this.statuses.set(status, reason),
     };

@@ -5,7 +5,7 @@
  * network fault (the endpoint neither sends nor receives meanwhile).
  */
 import { StatusBroadcaster } from './status-listeners.ts';
-import type { PayloadListener, StatusListener, Transport, TransportStatus, TransportSubscription } from './transport.ts';
+import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportSubscription } from './transport.ts';
 import { afterThisTick } from '../defer.ts';
 
 export class MemoryBus {
@@ -100,6 +100,6 @@ export class MemoryTransport implements Transport {
   /** @internal */
   receive(channel: string, payload: string): void {
     if (this.status !== 'connected') return;
-    for (const listener of [...(this.listeners.get(channel) ?? [])]) listener(payload);
+    deliverPayload(this.listeners.get(channel), payload);
   }
 }

@@ -14,7 +14,7 @@ import { CacheOptionError } from '../errors.ts';
 import { describe as describeValue, timerMs } from '../options.ts';
 import { quitOrDisconnect, SubscriberLink } from './redis-subscriber.ts';
 import { StatusBroadcaster } from './status-listeners.ts';
-import type { PayloadListener, StatusListener, Transport, TransportStatus, TransportStatusReason, TransportSubscription } from './transport.ts';
+import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportStatusReason, type TransportSubscription } from './transport.ts';
 
 export interface RedisTransportOptions {
   /** Connect to this URL (`redis://host:port/db`); the transport owns the connections. */
@@ -183,10 +183,7 @@ export class RedisTransport implements Transport {
   }
 
   private deliver(channel: string, payload: string): void {
-    const listeners = this.listeners.get(channel);
-    if (listeners === undefined) return;
-    // A Set iterates safely while a listener unsubscribes: no copy per message.
-    for (const listener of listeners) listener(payload);
+    deliverPayload(this.listeners.get(channel), payload);
   }
 
   private refreshStatus(reason: TransportStatusReason): void {

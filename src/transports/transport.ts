@@ -20,6 +20,16 @@ export interface TransportStatusChange {
 }
 
 export type PayloadListener = (payload: string) => void;
+
+/**
+ * Hands `payload` to every listener of one channel, the delivery every
+ * transport shares. It iterates a copy: listeners added or removed meanwhile
+ * take effect from the next payload.
+ */
+export function deliverPayload(listeners: ReadonlySet<PayloadListener> | undefined, payload: string): void {
+  if (listeners === undefined) return;
+  for (const listener of [...listeners]) listener(payload);
+}
 export type StatusListener = (change: TransportStatusChange) => void;
 
 export interface TransportSubscription {

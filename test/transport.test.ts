@@ -1,0 +1,22 @@
+/** The delivery every transport shares. */
+import { expect } from 'chai';
+import { deliverPayload, type PayloadListener } from '../src/transports/transport.ts';
+
+describe('transport delivery', () => {
+  it('hands a payload to each listener once; listeners added or removed meanwhile take effect from the next payload', () => {
+    const heard: string[] = [];
+    const listeners = new Set<PayloadListener>();
+    const late: PayloadListener = (payload) => heard.push(`late ${payload}`);
+    const leaving: PayloadListener = (payload) => heard.push(`leaving ${payload}`);
+    listeners.add((payload) => {
+      heard.push(`first ${payload}`);
+      listeners.add(late);
+      listeners.delete(leaving);
+    });
+    listeners.add(leaving);
+    deliverPayload(listeners, 'a');
+    deliverPayload(listeners, 'b');
+    deliverPayload(undefined, 'c');
+    expect(heard).to.deep.equal(['first a', 'leaving a', 'first b', 'late b']);
+  });
+});
