@@ -112,11 +112,10 @@ export async function measure(benches: readonly Bench[], options: TimingOptions)
   }
   return benches.map((bench, b) => {
     const values = perOp[b] as number[];
-    const med = median(values);
     return {
       name: bench.name,
-      nsPerOp: med,
-      spread: median(values.map((v) => Math.abs(v - med))) / med,
+      nsPerOp: median(values),
+      spread: relativeSpread(values),
       minNsPerOp: Math.min(...values),
       maxNsPerOp: Math.max(...values),
       opsPerSample: sizes[b] as number,
@@ -124,6 +123,12 @@ export async function measure(benches: readonly Bench[], options: TimingOptions)
       checksum: checksums[b] as number,
     };
   });
+}
+
+/** Median absolute deviation / median: the robust relative spread every scenario reports (0.02 = ±2 %). */
+export function relativeSpread(values: readonly number[]): number {
+  const middle = median(values);
+  return median(values.map((value) => Math.abs(value - middle))) / middle;
 }
 
 export function median(values: readonly number[]): number {

@@ -25,7 +25,7 @@ import { redisBusDriver } from 'bentocache/drivers/redis';
 import { Redis } from 'ioredis';
 import { createCache, redisTransport } from '../src/index.ts';
 import { cpus, loadavg } from 'node:os';
-import { collectGarbage, median, type ScenarioContext } from './harness.ts';
+import { collectGarbage, median, relativeSpread, type ScenarioContext } from './harness.ts';
 import { clockOffset, forkPeer, percentile, sleep, startBenchRedis, wallNow, type BenchRedis, type Peer, messageOfType } from './peers.ts';
 import type { Row, Section } from './report.ts';
 
@@ -292,11 +292,7 @@ export async function run(context: ScenarioContext): Promise<Section> {
     const theirs = roundP99(other);
     return mine.map((p99, round) => p99 / (theirs[round] as number));
   };
-  const relativeMad = (values: number[]): number | undefined => {
-    if (values.length < 2) return undefined;
-    const middle = median(values);
-    return median(values.map((value) => Math.abs(value - middle))) / middle;
-  };
+  const relativeMad = (values: number[]): number | undefined => (values.length < 2 ? undefined : relativeSpread(values));
 
   const rows: Row[] = CONTENDERS.map((contender) => {
     const of = (pick: (summary: Summary) => number) => median(summaries.map((round) => pick(round.find((s) => s.contender === contender) as RoundSummary)));

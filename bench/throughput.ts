@@ -12,7 +12,7 @@
  *     to coalesce, one message (and one Redis round trip) per key.
  */
 import { createCache, redisTransport } from '../src/index.ts';
-import { collectGarbage, median, type ScenarioContext } from './harness.ts';
+import { collectGarbage, median, relativeSpread, type ScenarioContext } from './harness.ts';
 import { clockOffset, forkPeer, startBenchRedis, wallNow, type BenchRedis, type Peer, messageOfType } from './peers.ts';
 import { ratiosTo, type Row, type Section } from './report.ts';
 
@@ -178,7 +178,7 @@ export async function run(context: ScenarioContext): Promise<Section> {
     return {
       name: mode.name,
       value,
-      ...(mine.length > 1 ? { spread: median(rates.map((rate) => Math.abs(rate - value))) / value } : {}),
+      ...(mine.length > 1 ? { spread: relativeSpread(rates) } : {}),
       extra: {
         sender: median(mine.map((r) => r.senderPerSecond)),
         lag: median(mine.map((r) => r.receiverLagMs)),
