@@ -13,6 +13,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readCanonical } from './canonical-reader.ts';
+import { IntegerText, quoteJson } from './json-text.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -171,6 +172,13 @@ function typeName(value: unknown): string {
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
+ * @internal A parsed message. `canonical`: read by the canonical reader, so its
+ * own properties are exactly some of the v1 fields with `v` = 1 (the values
+ * still need checking).
+ */
+export type ParsedWireObject = { readonly ok: true; readonly object: Readonly<Record<string, unknown>>; readonly canonical: boolean };
+
+/**
  * @internal Size check (before anything else), UTF-8 decoding, parsing (the
  * canonical reader, else JSON.parse), and "is a plain JSON object". Shared
  * with the legacy codec. Never throws.
@@ -178,7 +186,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export function parseWireObject(
   raw: string | Uint8Array,
   limits: ProtocolLimits,
-): { readonly ok: true; readonly object: Readonly<Record<string, unknown>> } | DecodeFailure {
+): ParsedWireObject | DecodeFailure {
   const max = limits.maxMessageBytes;
   let text: string;
   if (typeof raw === 'string') {
@@ -203,7 +211,7 @@ export function parseWireObject(
 
   // What peers write takes the fast path; anything else gets the full parser.
   const canonical = readCanonical(text);
-  if (canonical !== undefined) return { ok: true, object: canonical };
+  if (canonical !== undefined) return { ok: true, object: canonical, canonical: true };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -214,7 +222,7 @@ export function parseWireObject(
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return reject('bad-shape', `message is JSON ${typeName(parsed)}, not an object`);
   }
-  return { ok: true, object: parsed as Record<string, unknown> };
+  return { ok: true, object: parsed as Record<string, unknown>, canonical: false };
 }
 
 /** Reads an own property only: never falls through to Object.prototype. */
@@ -250,15 +258,34 @@ function validate(object: Readonly<Record<string, unknown>>, limits: ProtocolLim
   for (const field of Object.keys(object)) {
     if (!ALLOWED_FIELDS.has(field)) return reject('bad-shape', `unknown field ${quoteSnippet(field)}`);
   }
+  return validateFields(
+    own(object, 'cache'),
+    own(object, 'origin'),
+    own(object, 'sentAt'),
+    own(object, 'op'),
+    own(object, 'keys'),
+    own(object, 'traceparent'),
+    own(object, 'sig'),
+    limits,
+  );
+}
 
-  const cache = own(object, 'cache');
-  const origin = own(object, 'origin');
-  const sentAt = own(object, 'sentAt');
-  const op = own(object, 'op');
-  const rawKeys = own(object, 'keys');
-  const traceparent = own(object, 'traceparent');
-  const sig = own(object, 'sig');
-
+/**
+ * The checks on the values of the v1 fields, shared by `validate` and the
+ * canonical path (whose field names and version the canonical reader already
+ * pinned: it skips the name checks, which cost more than the values' on an
+ * idle receiver).
+ */
+function validateFields(
+  cache: unknown,
+  origin: unknown,
+  sentAt: unknown,
+  op: unknown,
+  rawKeys: unknown,
+  traceparent: unknown,
+  sig: unknown,
+  limits: ProtocolLimits,
+): Validated | DecodeFailure {
   const badName = checkName(cache, 'cache') ?? checkName(origin, 'origin');
   if (badName !== undefined) return badName;
   if (typeof sentAt !== 'number' || !Number.isFinite(sentAt) || sentAt < 0) {
@@ -358,7 +385,11 @@ export function decodeMessage(raw: string | Uint8Array, options: DecodeOptions =
   const limits = options.limits ?? DEFAULT_LIMITS;
   const parsed = parseWireObject(raw, limits);
   if (!parsed.ok) return parsed;
-  const checked = validate(parsed.object, limits);
+  const object = parsed.object;
+  const checked = parsed.canonical
+    ? // The reader always sets these four; the optional fields are read as own properties, as `validate` does.
+      validateFields(object['cache'], object['origin'], object['sentAt'], object['op'], own(object, 'keys'), own(object, 'traceparent'), own(object, 'sig'), limits)
+    : validate(object, limits);
   if (!checked.ok) return checked;
   if (options.secret !== undefined) {
     const failure = verify(checked.message, checked.sig, options.secret);
@@ -415,8 +446,8 @@ function sized(text: string, limits: ProtocolLimits): string {
  * Writes the messages of one publisher: one cache name, one instance id. The
  * parts that never change are serialized once, so an unsigned message is a few
  * string concatenations, byte for byte what `serializeMessage` writes (the
- * field order above; a finite number prints the same through String() as
- * through JSON.stringify). A signed message goes through `serializeMessage`.
+ * field order above; keys and the timestamp through json-text.ts, which writes
+ * what JSON.stringify does). A signed message goes through `serializeMessage`.
  * The caller vouches for what it passes, as for `serializeMessage`.
  */
 export class MessageWriter {
@@ -424,6 +455,7 @@ export class MessageWriter {
   private readonly head: string;
   /** `,"origin":"…","sentAt":` */
   private readonly originPart: string;
+  private readonly sentAtText = new IntegerText();
 
   constructor(
     private readonly cache: string,
@@ -438,12 +470,14 @@ export class MessageWriter {
 
   del(keys: readonly string[], sentAt: number, traceparent: string | undefined): string {
     if (this.secret !== undefined) return this.signed(keys, sentAt, traceparent);
-    return sized(`${this.head}"del","keys":${JSON.stringify(keys)}${this.originPart}${String(sentAt + 0)}${this.tail(traceparent)}`, this.limits);
+    let list = '';
+    for (const key of keys) list += list === '' ? quoteJson(key) : `,${quoteJson(key)}`;
+    return sized(`${this.head}"del","keys":[${list}]${this.originPart}${this.sentAtText.of(sentAt)}${this.tail(traceparent)}`, this.limits);
   }
 
   clear(sentAt: number, traceparent: string | undefined): string {
     if (this.secret !== undefined) return this.signed(undefined, sentAt, traceparent);
-    return sized(`${this.head}"clear"${this.originPart}${String(sentAt + 0)}${this.tail(traceparent)}`, this.limits);
+    return sized(`${this.head}"clear"${this.originPart}${this.sentAtText.of(sentAt)}${this.tail(traceparent)}`, this.limits);
   }
 
   private tail(traceparent: string | undefined): string {
