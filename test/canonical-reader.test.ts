@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { readCanonical } from '../src/canonical-reader.ts';
-import { DEFAULT_LIMITS, MessageWriter } from '../src/protocol.ts';
+import { DEFAULT_LIMITS, MessageWriter, decodeMessage, resolveLimits } from '../src/protocol.ts';
 
 // eslint-disable-next-line no-control-regex -- the characters that force the full parser
 const ESCAPED = /[\\\u0000-\u001f]/;
@@ -27,6 +27,17 @@ const writtenArb = fc
     return keys === undefined ? writer.clear(sentAt, traceparent) : writer.del(keys, sentAt, traceparent);
   });
 
+const editArb = fc.tuple(fc.nat(), fc.constantFrom('delete', 'insert', 'replace'), fc.constantFrom('"', '{', '}', '[', ']', ',', ':', '0', '7', ' ', '\\', 'a', '\n', '-', '.', 'e'));
+/** A written message with one to three characters deleted, inserted or replaced. */
+const mutatedArb = fc.tuple(writtenArb, fc.array(editArb, { minLength: 1, maxLength: 3 })).map(([text, edits]) => {
+  let mutated = text;
+  for (const [position, kind, char] of edits) {
+    const at = position % (mutated.length + 1);
+    mutated = kind === 'delete' ? mutated.slice(0, at) + mutated.slice(at + 1) : kind === 'insert' ? mutated.slice(0, at) + char + mutated.slice(at) : mutated.slice(0, at) + char + mutated.slice(at + 1);
+  }
+  return mutated;
+});
+
 function expectSameAsJsonParse(text: string): void {
   const read = readCanonical(text);
   if (read === undefined) return;
@@ -46,15 +57,18 @@ describe('canonical reader', () => {
   });
 
   it('returns JSON.parse’s result or nothing for mutated messages, never something else', () => {
-    const editArb = fc.tuple(fc.nat(), fc.constantFrom('delete', 'insert', 'replace'), fc.constantFrom('"', '{', '}', '[', ']', ',', ':', '0', '7', ' ', '\\', 'a', '\n', '-', '.', 'e'));
     fc.assert(
-      fc.property(writtenArb, fc.array(editArb, { minLength: 1, maxLength: 3 }), (text, edits) => {
-        let mutated = text;
-        for (const [position, kind, char] of edits) {
-          const at = position % (mutated.length + 1);
-          mutated = kind === 'delete' ? mutated.slice(0, at) + mutated.slice(at + 1) : kind === 'insert' ? mutated.slice(0, at) + char + mutated.slice(at) : mutated.slice(0, at) + char + mutated.slice(at + 1);
-        }
-        expectSameAsJsonParse(mutated);
+      fc.property(mutatedArb, (mutated) => expectSameAsJsonParse(mutated)),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('decodeMessage decides the same on the canonical path as through JSON.parse, for written and mutated messages', () => {
+    const limits = resolveLimits({ maxMessageBytes: 1 << 20 });
+    fc.assert(
+      fc.property(fc.oneof(writtenArb, mutatedArb), fc.option(fc.constant('k'), { nil: undefined }), (text, secret) => {
+        // A trailing space is valid JSON the canonical reader leaves to JSON.parse.
+        expect(decodeMessage(text, { limits, secret })).to.deep.equal(decodeMessage(`${text} `, { limits, secret }));
       }),
       { numRuns: 3000 },
     );
