@@ -65,7 +65,8 @@ export const MAX_AWAITED_ECHO_LENGTH = 1024;
 
 export class Coherence<V> {
   private pending: Batch | undefined;
-  private pendingDone: PromiseWithResolvers<void> | undefined;
+  /** Settles once the pending batch was sent or queued for retry. */
+  private pendingDone: Promise<void> | undefined;
   /** Keys whose publish failed; `clear` once it overflowed (a clear covers every key). */
   private readonly queue: Batch = { keys: new Set(), clear: false };
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -124,7 +125,7 @@ export class Coherence<V> {
   publishKey(key: string): Promise<void> {
     const batch = this.pendingBatch();
     if (!batch.clear) batch.keys.add(key);
-    return (this.pendingDone as PromiseWithResolvers<void>).promise;
+    return this.pendingDone as Promise<void>;
   }
 
   /** Tells the peers to drop everything. */
@@ -132,7 +133,7 @@ export class Coherence<V> {
     const batch = this.pendingBatch();
     batch.clear = true;
     batch.keys.clear();
-    return (this.pendingDone as PromiseWithResolvers<void>).promise;
+    return this.pendingDone as Promise<void>;
   }
 
   async close(): Promise<void> {
@@ -152,9 +153,9 @@ export class Coherence<V> {
   private pendingBatch(): Batch {
     if (this.pending === undefined) {
       this.pending = { keys: new Set(), clear: false };
-      this.pendingDone = Promise.withResolvers<void>();
-      // Everything invalidated in this tick goes out as one message.
-      afterThisTick(this.flushNow);
+      // Everything invalidated in this tick goes out as one message. Its flush
+      // may find the batch already sent (by close); it then settles at once.
+      this.pendingDone = afterThisTick(this.flushNow);
     }
     return this.pending;
   }
@@ -162,33 +163,28 @@ export class Coherence<V> {
   /** Sends the pending batch together with whatever waits for a retry; one flush at a time. */
   private readonly flushNow = (): Promise<void> => {
     // Straight away when idle (the common case, one promise hop less on every publish); else after the flushes before it.
-    this.flushing = this.flushes > 0 ? this.flushing.then(() => this.flushOnce()) : this.flushOnce();
     this.flushes++;
+    this.flushing = this.flushes > 1 ? this.flushing.then(this.sendPending, this.sendPending) : this.sendPending();
     return this.flushing;
   };
 
-  private async flushOnce(): Promise<void> {
+  /** One flush: the pending batch and the retry queue, as one send. */
+  private readonly sendPending = async (): Promise<void> => {
     try {
-      await this.sendPending();
+      const batch = this.pending ?? { keys: new Set<string>(), clear: false };
+      this.pending = undefined;
+      this.pendingDone = undefined;
+      // Merge the retry queue in: a successful send drains it.
+      if (this.queue.clear) batch.clear = true;
+      if (batch.clear) batch.keys.clear();
+      else for (const key of this.queue.keys) batch.keys.add(key);
+      this.queue.keys.clear();
+      this.queue.clear = false;
+      if (batch.clear || batch.keys.size > 0) await this.send(batch);
     } finally {
       this.flushes--;
     }
-  }
-
-  private async sendPending(): Promise<void> {
-    const batch = this.pending ?? { keys: new Set<string>(), clear: false };
-    const done = this.pendingDone;
-    this.pending = undefined;
-    this.pendingDone = undefined;
-    // Merge the retry queue in: a successful send drains it.
-    if (this.queue.clear) batch.clear = true;
-    if (batch.clear) batch.keys.clear();
-    else for (const key of this.queue.keys) batch.keys.add(key);
-    this.queue.keys.clear();
-    this.queue.clear = false;
-    if (batch.clear || batch.keys.size > 0) await this.send(batch);
-    done?.resolve();
-  }
+  };
 
   private async send(batch: Batch): Promise<void> {
     const { host, settings } = this;
@@ -278,10 +274,18 @@ export class Coherence<V> {
       }
     }
     // Every part is already checked (the cache's name, its instance id, key lengths above): only the size is left.
-    const v1 =
-      sendable === undefined
-        ? [writer.clear(sentAt, traceparent)]
-        : chunked(sendable, limits.maxKeysPerMessage).flatMap((chunk) => encodeFitting(chunk, writer, sentAt, traceparent));
+    let v1: string[];
+    if (sendable === undefined) {
+      v1 = [writer.clear(sentAt, traceparent)];
+    } else if (sendable.length <= limits.maxKeysPerMessage) {
+      // The common batch fits one message: no chunking.
+      v1 = encodeFitting(sendable, writer, sentAt, traceparent);
+    } else {
+      v1 = [];
+      for (let i = 0; i < sendable.length; i += limits.maxKeysPerMessage) {
+        v1.push(...encodeFitting(sendable.slice(i, i + limits.maxKeysPerMessage), writer, sentAt, traceparent));
+      }
+    }
     const legacy =
       settings.legacyChannel === undefined
         ? []
@@ -376,14 +380,6 @@ export class Coherence<V> {
     const at = this.host.clock.exact();
     this.host.emit({ type: 'link.changed', at, state: 'degraded', reason, entriesExpireBy: at + this.settings.degradedTtl });
   }
-}
-
-function chunked<T>(items: T[], size: number): T[][] {
-  // The common batch fits one message: no copy.
-  if (items.length <= size) return [items];
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
 }
 
 /** Encodes `keys` as one del message, halving the batch while it is too large for one. */

@@ -117,6 +117,8 @@ export function findLoad<V>(state: CacheState<V>, key: string, loadId: number): 
 
 /** Marks the loads of `key` (of every key when undefined) as overtaken; the first reason sticks. */
 function fenceLoads<V>(state: CacheState<V>, key: string | undefined, reason: 'invalidated' | 'superseded'): void {
+  // Usually nothing is loading: no iteration to set up on every store and invalidation.
+  if (state.loads.size === 0) return;
   const groups = key === undefined ? state.loads.values() : [state.loads.get(key) ?? []];
   for (const group of groups) {
     for (const load of group) load.fencedBy ??= reason;

@@ -137,7 +137,7 @@ class RegistryBridge {
       const snapshot = new Map<Member, CacheStats>();
       for (const member of this.members) snapshot.set(member, member.stats());
       this.snapshot = snapshot;
-      afterThisTick(() => (this.snapshot = undefined));
+      void afterThisTick(() => (this.snapshot = undefined));
     }
     return this.snapshot;
   }

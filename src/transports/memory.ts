@@ -34,7 +34,7 @@ export class MemoryBus {
   /** @internal Delivers after the publisher's tick, as a network would, never inside its call. */
   broadcast(channel: string, payloads: readonly string[]): void {
     const members = [...(this.channels.get(channel) ?? [])];
-    afterThisTick(() => {
+    void afterThisTick(() => {
       for (const member of members) for (const payload of payloads) member.receive(channel, payload);
     });
   }
