@@ -11,6 +11,7 @@
 import type { Cluster} from 'ioredis';
 import { Redis, type RedisOptions } from 'ioredis';
 import { CacheOptionError } from '../errors.ts';
+import { Deadline } from './deadline.ts';
 import { describe as describeValue, timerMs } from '../options.ts';
 import { quitOrDisconnect, SubscriberLink } from './redis-subscriber.ts';
 import { StatusBroadcaster } from './status-listeners.ts';
@@ -49,6 +50,7 @@ export class RedisTransport implements Transport {
   private readonly linkOfChannel = new Map<string, SubscriberLink>();
   private readonly settings: { heartbeatInterval: number; heartbeatTimeout: number; publishTimeout: number };
   private readonly givenSubscriber: Redis | undefined;
+  private readonly publishDeadline: Deadline;
   private closed = false;
 
   constructor(options: RedisTransportOptions) {
@@ -84,6 +86,8 @@ export class RedisTransport implements Transport {
     }
     this.sharded = options.sharded ?? this.publisher.isCluster;
     this.givenSubscriber = subscriber;
+    const { publishTimeout } = this.settings;
+    this.publishDeadline = new Deadline(publishTimeout, () => new PublishTimeoutError(publishTimeout));
     this.statuses = new StatusBroadcaster('connecting');
   }
 
@@ -115,17 +119,13 @@ export class RedisTransport implements Transport {
 
   async publish(channel: string, payloads: readonly string[]): Promise<void> {
     if (this.closed) throw new Error('redis transport is closed');
-    const sends = payloads.map((payload) => (this.sharded ? this.publisher.spublish(channel, payload) : this.publisher.publish(channel, payload)));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new PublishTimeoutError(this.settings.publishTimeout)), this.settings.publishTimeout);
-      timer.unref();
-    });
-    try {
-      await Promise.race([Promise.all(sends), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    // One payload is the common case: no array of promises to wait on.
+    const sent: Promise<unknown> = payloads.length === 1 ? this.publishOne(channel, payloads[0] as string) : Promise.all(payloads.map((payload) => this.publishOne(channel, payload)));
+    await this.publishDeadline.bound(sent);
+  }
+
+  private publishOne(channel: string, payload: string): Promise<unknown> {
+    return this.sharded ? this.publisher.spublish(channel, payload) : this.publisher.publish(channel, payload);
   }
 
   onStatus(listener: StatusListener): () => void {
