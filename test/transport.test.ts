@@ -19,4 +19,17 @@ describe('transport delivery', () => {
     deliverPayload(undefined, 'c');
     expect(heard).to.deep.equal(['first a', 'leaving a', 'first b', 'late b']);
   });
+
+  it('a lone listener that adds another is called alone; the new one hears from the next payload', () => {
+    const heard: string[] = [];
+    const listeners = new Set<PayloadListener>();
+    const added: PayloadListener = (payload) => heard.push(`added ${payload}`);
+    listeners.add((payload) => {
+      heard.push(`lone ${payload}`);
+      listeners.add(added);
+    });
+    deliverPayload(listeners, 'a');
+    deliverPayload(listeners, 'b');
+    expect(heard).to.deep.equal(['lone a', 'lone b', 'added b']);
+  });
 });

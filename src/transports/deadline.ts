@@ -23,16 +23,16 @@ export class Deadline {
     private readonly expiredError: () => Error,
   ) {}
 
-  /** Settles as `work` does, or rejects with `expiredError()` once `work` took longer than `ms`. */
-  bound<T>(work: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+  /** Resolves once `work` does, rejects as it does, or rejects with `expiredError()` once `work` took longer than `ms`. */
+  bound(work: Promise<unknown>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const entry: Waiting = { expiresAt: Date.now() + this.ms, reject };
       this.waiting.add(entry);
       this.timer ??= this.arm(this.ms);
       work.then(
-        (value) => {
+        () => {
           this.waiting.delete(entry);
-          resolve(value);
+          resolve();
         },
         (error: unknown) => {
           this.waiting.delete(entry);

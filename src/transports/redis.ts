@@ -117,11 +117,11 @@ export class RedisTransport implements Transport {
     };
   }
 
-  async publish(channel: string, payloads: readonly string[]): Promise<void> {
-    if (this.closed) throw new Error('redis transport is closed');
+  publish(channel: string, payloads: readonly string[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('redis transport is closed'));
     // One payload is the common case: no array of promises to wait on.
     const sent: Promise<unknown> = payloads.length === 1 ? this.publishOne(channel, payloads[0] as string) : Promise.all(payloads.map((payload) => this.publishOne(channel, payload)));
-    await this.publishDeadline.bound(sent);
+    return this.publishDeadline.bound(sent);
   }
 
   private publishOne(channel: string, payload: string): Promise<unknown> {

@@ -28,6 +28,10 @@ export type PayloadListener = (payload: string) => void;
  */
 export function deliverPayload(listeners: ReadonlySet<PayloadListener> | undefined, payload: string): void {
   if (listeners === undefined) return;
+  if (listeners.size === 1) {
+    // The usual single listener: calling it and stopping is what iterating a copy does, without the copy.
+    for (const listener of listeners) return listener(payload);
+  }
   for (const listener of [...listeners]) listener(payload);
 }
 export type StatusListener = (change: TransportStatusChange) => void;
