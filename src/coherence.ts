@@ -193,8 +193,12 @@ export class Coherence<V> {
     let payloads: { v1: string[]; legacy: string[] } | undefined;
     try {
       payloads = this.encode(batch, traceparent);
+      const sent = settings.transport.publish(settings.channel, payloads.v1);
+      // After the call, which writes to the socket: the bookkeeping is off the path to the peers. An echo
+      // cannot arrive before this line unless a transport delivers inside publish(); it is then decoded and
+      // skipped by its origin, as an echo that is not awaited always is.
       this.awaitEchoes(payloads.v1);
-      await settings.transport.publish(settings.channel, payloads.v1);
+      await sent;
       if (payloads.legacy.length > 0 && settings.legacyChannel !== undefined) {
         await settings.transport.publish(settings.legacyChannel, payloads.legacy);
       }

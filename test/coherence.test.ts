@@ -111,6 +111,23 @@ describe('coherence over the in-memory transport', () => {
     expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
   });
 
+  it('awaits its echo from the moment it publishes, so a transport that delivers right after the call is not decoded', async () => {
+    const a = await instance();
+    // The in-memory bus delivers in the promise job after publish(): before the publish's own promise settles.
+    expect(
+      await (async () => {
+        const isFinite = sinon.spy(Number, 'isFinite');
+        try {
+          await a.invalidate('k');
+          await settle();
+          return isFinite.called;
+        } finally {
+          isFinite.restore();
+        }
+      })(),
+    ).to.equal(false);
+  });
+
   it('does not remember payloads longer than MAX_AWAITED_ECHO_LENGTH: their echo is decoded, then skipped', async () => {
     const { cache, transport, sent } = await silentInstance();
     const seen = events(cache);
