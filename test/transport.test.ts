@@ -1,5 +1,8 @@
 /** The delivery every transport shares. */
 import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import sinon from 'sinon';
+import { redisTransport } from '../src/transports/redis.ts';
 import { deliverPayload, type PayloadListener } from '../src/transports/transport.ts';
 
 describe('transport delivery', () => {
@@ -31,5 +34,21 @@ describe('transport delivery', () => {
     deliverPayload(listeners, 'a');
     deliverPayload(listeners, 'b');
     expect(heard).to.deep.equal(['lone a', 'lone b', 'added b']);
+  });
+
+  it('a Redis publish whose client throws rejects instead of throwing', async () => {
+    // Never connects: lazyConnect, and the transport only connects when something subscribes.
+    const client = new Redis({ lazyConnect: true });
+    const failure = new Error('client threw');
+    sinon.stub(client, 'publish').throws(failure);
+    const transport = redisTransport({ client });
+    let outcome: unknown;
+    try {
+      await transport.publish('channel', ['payload']).catch((error: unknown) => (outcome = error));
+    } finally {
+      await transport.close();
+      client.disconnect();
+    }
+    expect(outcome).to.equal(failure);
   });
 });

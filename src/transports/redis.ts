@@ -119,8 +119,14 @@ export class RedisTransport implements Transport {
 
   publish(channel: string, payloads: readonly string[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('redis transport is closed'));
-    // One payload is the common case: no array of promises to wait on.
-    const sent: Promise<unknown> = payloads.length === 1 ? this.publishOne(channel, payloads[0] as string) : Promise.all(payloads.map((payload) => this.publishOne(channel, payload)));
+    let sent: Promise<unknown>;
+    try {
+      // One payload is the common case: no array of promises to wait on.
+      sent = payloads.length === 1 ? this.publishOne(channel, payloads[0] as string) : Promise.all(payloads.map((payload) => this.publishOne(channel, payload)));
+    } catch (error) {
+      // A client that throws rather than rejects still fails this promise, as an async publish would.
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     return this.publishDeadline.bound(sent);
   }
 
