@@ -77,11 +77,11 @@ describe('coherence over the in-memory transport', () => {
     expect(seen.filter((e) => e.type === 'invalidated').map((e) => e.type === 'invalidated' && e.origin)).to.deep.equal(['local']);
   });
 
-  /** Whether `receive` decoded a message: decoding checks its sentAt with Number.isFinite, nothing else on that path does. */
-  function decodes(receive: () => void): boolean {
+  /** Whether `run` decoded a message: decoding checks its sentAt with Number.isFinite, nothing else on that path does. */
+  async function decodes(run: () => unknown): Promise<boolean> {
     const isFinite = sinon.spy(Number, 'isFinite');
     try {
-      receive();
+      await run();
       return isFinite.called;
     } finally {
       isFinite.restore();
@@ -106,8 +106,8 @@ describe('coherence over the in-memory transport', () => {
     const [payload] = sent as [string];
     // The same message spelled differently is not an exact echo: it is decoded, then skipped by its origin.
     const respelled = JSON.stringify(JSON.parse(payload), null, 1);
-    expect(decodes(() => transport.receive('coherent-cache:config', payload))).to.equal(false);
-    expect(decodes(() => transport.receive('coherent-cache:config', respelled))).to.equal(true);
+    expect(await decodes(() => transport.receive('coherent-cache:config', payload))).to.equal(false);
+    expect(await decodes(() => transport.receive('coherent-cache:config', respelled))).to.equal(true);
     expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
   });
 
@@ -115,16 +115,10 @@ describe('coherence over the in-memory transport', () => {
     const a = await instance();
     // The in-memory bus delivers in the promise job after publish(): before the publish's own promise settles.
     expect(
-      await (async () => {
-        const isFinite = sinon.spy(Number, 'isFinite');
-        try {
-          await a.invalidate('k');
-          await settle();
-          return isFinite.called;
-        } finally {
-          isFinite.restore();
-        }
-      })(),
+      await decodes(async () => {
+        await a.invalidate('k');
+        await settle();
+      }),
     ).to.equal(false);
   });
 
@@ -135,8 +129,8 @@ describe('coherence over the in-memory transport', () => {
     await cache.invalidate('short');
     const [long, short] = sent as [string, string];
     expect(long.length).to.be.above(MAX_AWAITED_ECHO_LENGTH);
-    expect(decodes(() => transport.receive('coherent-cache:config', long))).to.equal(true);
-    expect(decodes(() => transport.receive('coherent-cache:config', short))).to.equal(false);
+    expect(await decodes(() => transport.receive('coherent-cache:config', long))).to.equal(true);
+    expect(await decodes(() => transport.receive('coherent-cache:config', short))).to.equal(false);
     expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
   });
 
@@ -144,8 +138,8 @@ describe('coherence over the in-memory transport', () => {
     const { cache, transport, sent } = await silentInstance();
     const seen = events(cache);
     for (let i = 0; i <= MAX_AWAITED_ECHOES; i++) await cache.invalidate(`k${i}`);
-    expect(decodes(() => transport.receive('coherent-cache:config', sent[sent.length - 1] as string)), 'the newest is still awaited').to.equal(false);
-    expect(decodes(() => transport.receive('coherent-cache:config', sent[0] as string)), 'the oldest was forgotten, so it is decoded').to.equal(true);
+    expect(await decodes(() => transport.receive('coherent-cache:config', sent[sent.length - 1] as string)), 'the newest is still awaited').to.equal(false);
+    expect(await decodes(() => transport.receive('coherent-cache:config', sent[0] as string)), 'the oldest was forgotten, so it is decoded').to.equal(true);
     // Either way it is this instance's own message: nothing is dropped for it.
     expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
   });
