@@ -68,4 +68,17 @@ describe('Deadline', () => {
     await clock.tickAsync(500);
     expect(late.state).to.equal('rejected');
   });
+
+  it('release() clears the timer once nothing waits, and keeps it while something does', async () => {
+    const deadline = new Deadline(1_000, () => new Expired());
+    const waiting = track(deadline.bound(new Promise(() => undefined)));
+    deadline.release();
+    expect(clock.countTimers(), 'an operation still waits').to.equal(1);
+    await clock.tickAsync(1_000);
+    expect(waiting.state).to.equal('rejected');
+    await deadline.bound(Promise.resolve());
+    expect(clock.countTimers(), 'armed by the second operation').to.equal(1);
+    deadline.release();
+    expect(clock.countTimers()).to.equal(0);
+  });
 });

@@ -51,4 +51,22 @@ describe('transport delivery', () => {
     }
     expect(outcome).to.equal(failure);
   });
+
+  it('a closed Redis transport leaves no publish timer behind', async () => {
+    const clock = sinon.useFakeTimers();
+    const client = new Redis({ lazyConnect: true });
+    try {
+      sinon.stub(client, 'publish').resolves(1);
+      const transport = redisTransport({ client });
+      // ioredis schedules timers of its own: count only what the publish adds.
+      const before = clock.countTimers();
+      await transport.publish('channel', ['payload']);
+      expect(clock.countTimers(), 'the publish deadline is armed').to.equal(before + 1);
+      await transport.close();
+      expect(clock.countTimers()).to.equal(before);
+    } finally {
+      clock.restore();
+      client.disconnect();
+    }
+  });
 });

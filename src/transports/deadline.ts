@@ -43,6 +43,13 @@ export class Deadline {
     });
   }
 
+  /** Clears the timer if nothing waits: after its owner closes, no timer of its is left pending. */
+  release(): void {
+    if (this.waiting.size > 0 || this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
   private arm(delay: number): ReturnType<typeof setTimeout> {
     const timer = setTimeout(this.expire, delay);
     timer.unref();

@@ -145,6 +145,8 @@ export class RedisTransport implements Transport {
     this.links.clear();
     this.statuses.set('closed', 'closed');
     if (this.ownsPublisher) await quitOrDisconnect(this.publisher);
+    // Publishes still in flight keep their deadline; otherwise nothing of this transport stays scheduled.
+    this.publishDeadline.release();
   }
 
   /** The subscriber link that can hear `channel`: the one connection on a standalone server, the slot owner's in a cluster. */
