@@ -1,5 +1,6 @@
 /** The demo's command line. */
 import { parseArgs } from 'node:util';
+import { errorMessage } from './error-message.ts';
 
 export type Chaos = 'none' | 'worker' | 'redis';
 
@@ -89,7 +90,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): D
       },
     });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(errorMessage(error));
   }
   const v = parsed.values;
   if (v.help === true) return 'help';

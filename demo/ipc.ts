@@ -4,6 +4,7 @@
  * `tag: DEMO_TAG`, so they never mix with the cluster transport's messages
  * travelling on the same channel, and each side ignores whatever lacks it.
  */
+import type { Worker } from 'node:cluster';
 
 export const DEMO_TAG = 'coherent-cache-demo';
 
@@ -33,6 +34,11 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
 
 export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
   return isTagged(value);
+}
+
+/** Sends to a worker unless it is gone (killed by chaos, or exited): then the message is dropped. */
+export function sendToWorker(worker: Worker, message: PrimaryMessage): void {
+  if (worker.isConnected()) worker.send(message, undefined, () => undefined);
 }
 
 function isTagged(value: unknown): boolean {

@@ -7,6 +7,7 @@
  */
 import type http from 'node:http';
 import type { CoherenceChecker } from './checker.ts';
+import { errorMessage } from './error-message.ts';
 import { httpRequest, newAgent } from './http-client.ts';
 
 export interface Target {
@@ -192,7 +193,7 @@ export class LoadGenerator {
   }
 
   private noteError(error: unknown): void {
-    this.lastErrors.push(error instanceof Error ? error.message : String(error));
+    this.lastErrors.push(errorMessage(error));
     if (this.lastErrors.length > 5) this.lastErrors.shift();
   }
 }

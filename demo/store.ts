@@ -10,7 +10,7 @@
  */
 import type { Worker } from 'node:cluster';
 import { setTimeout as delay } from 'node:timers/promises';
-import { DEMO_TAG, isPrimaryMessage, isWorkerMessage, type ConfigRecord, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
+import { DEMO_TAG, isPrimaryMessage, isWorkerMessage, sendToWorker, type ConfigRecord, type PrimaryMessage, type WorkerMessage } from './ipc.ts';
 
 export interface StoreTimings {
   /** ms every read takes. */
@@ -52,10 +52,8 @@ export class ConfigStore {
 
 /** Answers one worker's store requests. Returns the function that stops listening. */
 export function serveStore(store: ConfigStore, worker: Worker): () => void {
-  const reply = (message: PrimaryMessage): void => {
-    // The worker may have died meanwhile (chaos): its request simply goes unanswered.
-    if (worker.isConnected()) worker.send(message, undefined, () => undefined);
-  };
+  // The worker may have died meanwhile (chaos): its request simply goes unanswered.
+  const reply = (message: PrimaryMessage): void => sendToWorker(worker, message);
   const onMessage = (message: unknown): void => {
     if (!isWorkerMessage(message)) return;
     if (message.kind !== 'store.read' && message.kind !== 'store.write') return;

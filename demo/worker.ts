@@ -17,13 +17,11 @@ import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { createCache, type CacheStats } from '../src/cache.ts';
-import { registerPrometheus } from '../src/telemetry/prometheus.ts';
-import { clusterTransport } from '../src/transports/cluster.ts';
-import { redisTransport } from '../src/transports/redis.ts';
-import type { Transport } from '../src/transports/transport.ts';
-import type { RemoteSource } from '../src/events.ts';
+import { clusterTransport, createCache, redisTransport, type CacheStats, type RemoteSource, type Transport } from '../src/index.ts';
+import { registerPrometheus } from '../src/prometheus.ts';
 import { DEGRADED_TTL_MS } from './args.ts';
+import { errorMessage } from './error-message.ts';
+import { watchExit } from './exit-watchdog.ts';
 import { DEMO_TAG, isPrimaryMessage, type ConfigRecord, type WorkerMessage } from './ipc.ts';
 import { StoreClient } from './store.ts';
 
@@ -164,9 +162,7 @@ async function main(): Promise<void> {
       store.close();
       // Nothing of ours is left: with the IPC channel gone the process must exit by itself.
       // If it does not, say what still holds it (this timer does not keep it alive).
-      setTimeout(() => {
-        process.stderr.write(`worker ${workerId}: still running 3 s after shutdown, held by ${process.getActiveResourcesInfo().join(', ')}\n`);
-      }, 3_000).unref();
+      watchExit(3_000, (heldBy) => process.stderr.write(`worker ${workerId}: still running 3 s after shutdown, held by ${heldBy}\n`));
       cluster.worker?.disconnect();
     })();
     return stopping;
@@ -180,7 +176,7 @@ async function main(): Promise<void> {
       server.listen({ host: process.env['DEMO_HOST'] ?? '127.0.0.1', port: Number(process.env['DEMO_PORT'] ?? 0), exclusive: true }, () => resolve());
     });
   } catch (error) {
-    send({ tag: DEMO_TAG, kind: 'failed', error: error instanceof Error ? error.message : String(error) });
+    send({ tag: DEMO_TAG, kind: 'failed', error: errorMessage(error) });
     await stop();
     return;
   }

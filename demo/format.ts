@@ -1,4 +1,8 @@
-/** Number formatting, percentiles, the summary table and Prometheus-text parsing for the demo's output. */
+/**
+ * The arithmetic and formatting that the live progress line and the final
+ * summary share: totals, hit ratio, percentiles, number formats, the text table.
+ */
+import type { TargetCounts } from './loadgen.ts';
 
 /** Nearest-rank percentile (p in 0..100) of `values`; undefined when there are none. */
 export function percentile(values: readonly number[], p: number): number | undefined {
@@ -24,6 +28,18 @@ export function lagSummary(samples: readonly number[]): LagSummary {
   };
 }
 
+export function sum<T>(items: readonly T[], pick: (item: T) => number): number {
+  let total = 0;
+  for (const item of items) total += pick(item);
+  return total;
+}
+
+/** Hits over answered reads (hits, misses, joined); null before any answer. */
+export function hitRatio(counts: Pick<TargetCounts, 'hits' | 'misses' | 'joined'>): number | null {
+  const answered = counts.hits + counts.misses + counts.joined;
+  return answered === 0 ? null : counts.hits / answered;
+}
+
 export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 export const pct = (ratio: number | null): string => (ratio === null ? '-' : `${(ratio * 100).toFixed(1)}%`);
 export const ms = (value: number | null | undefined): string => (value === null || value === undefined ? '-' : value < 10 ? `${value.toFixed(1)} ms` : `${Math.round(value)} ms`);
@@ -39,22 +55,4 @@ export function table(rows: readonly (readonly string[])[]): string {
   if (header === undefined) return '';
   const rule = widths.map((w) => '─'.repeat(w)).join('  ');
   return [line(header), rule, ...body.map(line)].join('\n');
-}
-
-/** Metric family names declared by `# TYPE` lines in Prometheus text. */
-export function metricNames(text: string): string[] {
-  const names = new Set<string>();
-  for (const match of text.matchAll(/^# TYPE (\S+) \S+$/gm)) names.add(match[1] as string);
-  return [...names].sort();
-}
-
-/** Sum of the samples of `name` whose labels include every `labels` pair. */
-export function sampleSum(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
-  let sum = 0;
-  for (const match of text.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/gm)) {
-    if (match[1] !== name) continue;
-    const set = match[2] ?? '';
-    if (Object.entries(labels).every(([label, value]) => set.includes(`${label}="${value}"`))) sum += Number(match[3]);
-  }
-  return sum;
 }

@@ -1,0 +1,4 @@
+/** The text every demo process reports for a caught `unknown`: an Error's message, anything else as a string. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
