@@ -1,0 +1,491 @@
+/**
+ * The invalidation message caches publish to each other (wire protocol v1).
+ *
+ * Wire form: one JSON object, fields in this order (the order is cosmetic for
+ * the decoder, but `encodeMessage` always writes it):
+ *   {"v":1,"cache":"config","op":"del","keys":["a","b"],"origin":"inst_x",
+ *    "sentAt":1700000000000,"traceparent":"00-…-…-01","sig":"…"}
+ *
+ * Decoding treats the input as hostile: it never throws, never returns the
+ * parsed object (the message is rebuilt from the checked fields, so nothing
+ * but them reaches the cache), and rejects with one of a fixed set of reasons
+ * that is safe to use as a metric label.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readCanonical } from './canonical-reader.ts';
+import { IntegerText, quoteJson } from './json-text.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+export type InvalidationOp =
+  | { readonly op: 'del'; readonly keys: readonly string[] }
+  | { readonly op: 'clear' };
+
+export type InvalidationMessage = InvalidationOp & {
+  readonly v: 1;
+  /** Name of the cache the message is for. */
+  readonly cache: string;
+  /** Instance id of the publisher (see `newInstanceId`). */
+  readonly origin: string;
+  /** The publisher's `Date.now()` in ms when it sent the message (propagation lag). */
+  readonly sentAt: number;
+  /** W3C traceparent of the publishing span. */
+  readonly traceparent?: string;
+};
+
+/** Every reason a message can be rejected for. Fixed and small: it is a metric label. */
+export const REJECT_REASONS = [
+  'too-large',
+  'not-json',
+  'bad-shape',
+  'unknown-version',
+  'too-many-keys',
+  'bad-key',
+  'unsigned',
+  'bad-signature',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** `detail` is short text for logs; it quotes at most ~32 characters of the input. */
+export type DecodeFailure = { readonly ok: false; readonly reason: RejectReason; readonly detail: string };
+export type DecodeResult<M = InvalidationMessage> = { readonly ok: true; readonly message: M } | DecodeFailure;
+
+export interface ProtocolLimits {
+  /** Largest accepted message in bytes (UTF-8), checked before parsing. */
+  readonly maxMessageBytes: number;
+  /** Most keys one `del` message may carry. */
+  readonly maxKeysPerMessage: number;
+  /** Longest accepted key, in UTF-16 code units (`string.length`). */
+  readonly maxKeyLength: number;
+}
+
+export const DEFAULT_LIMITS: ProtocolLimits = Object.freeze({
+  maxMessageBytes: 64 * 1024,
+  maxKeysPerMessage: 1000,
+  maxKeyLength: 1024,
+});
+
+/** Longest accepted `cache` and `origin`, in UTF-16 code units. */
+export const MAX_NAME_LENGTH = 256;
+
+/** Longest accepted `traceparent` (a version-00 one is 55 characters; later versions may append fields). */
+export const MAX_TRACEPARENT_LENGTH = 256;
+
+export type LimitsInput = { readonly [K in keyof ProtocolLimits]?: number | undefined };
+
+/**
+ * Fills in defaults and checks every limit is a positive safe integer.
+ * Throws a RangeError on a bad value: this is configuration, not wire input.
+ */
+export function resolveLimits(input: LimitsInput = {}): ProtocolLimits {
+  const limits = {
+    maxMessageBytes: input.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes,
+    maxKeysPerMessage: input.maxKeysPerMessage ?? DEFAULT_LIMITS.maxKeysPerMessage,
+    maxKeyLength: input.maxKeyLength ?? DEFAULT_LIMITS.maxKeyLength,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      // A quoted snippet, not the value: a long string is not echoed back.
+      throw new RangeError(`protocol limit ${name} must be a positive integer, got ${typeof value === 'string' ? quoteSnippet(value) : String(value)}`);
+    }
+  }
+  return Object.freeze(limits);
+}
+
+/** A secret shared by every instance; a string is used as its UTF-8 bytes. */
+export type Secret = string | Uint8Array;
+
+export interface DecodeOptions {
+  /** Use `resolveLimits` to build them; defaults to `DEFAULT_LIMITS`. */
+  readonly limits?: ProtocolLimits | undefined;
+  /** When set, only messages signed with this secret are accepted. */
+  readonly secret?: Secret | undefined;
+}
+
+export interface EncodeOptions {
+  /** The receivers' limits: encoding refuses a message they would reject. Defaults to `DEFAULT_LIMITS`. */
+  readonly limits?: ProtocolLimits | undefined;
+  /** When set, the message carries a `sig` (see `signatureOf`). */
+  readonly secret?: Secret | undefined;
+}
+
+/** Thrown by the encoders for a message the receivers would reject; `reason` says which check. */
+export class ProtocolEncodeError extends Error {
+  override readonly name = 'ProtocolEncodeError';
+  readonly reason: RejectReason;
+  constructor(reason: RejectReason, detail: string) {
+    super(`cannot encode invalidation (${reason}): ${detail}`);
+    this.reason = reason;
+  }
+}
+
+/** `inst_` + 16 hex chars (64 random bits); the legacy module used the same prefix. */
+export function newInstanceId(): string {
+  return `inst_${randomBytes(8).toString('hex')}`;
+}
+
+const ALLOWED_FIELDS: ReadonlySet<string> = new Set([
+  'v',
+  'cache',
+  'op',
+  'keys',
+  'origin',
+  'sentAt',
+  'traceparent',
+  'sig',
+]);
+
+const SIG_PATTERN = /^[0-9a-f]{64}$/;
+
+/**
+ * W3C Trace Context `traceparent`: version-traceid-parentid-flags, lowercase hex.
+ * Version ff is invalid, all-zero ids are invalid, version 00 has nothing after the
+ * flags, and a later version may append `-…` (printable ASCII) per the spec's
+ * forward-compatibility rule.
+ */
+const TRACEPARENT_PATTERN =
+  /^(?!ff)([0-9a-f]{2})-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-[\x21-\x7e]*)?$/;
+
+export function isValidTraceparent(value: string): boolean {
+  if (value.length > MAX_TRACEPARENT_LENGTH) return false;
+  const match = TRACEPARENT_PATTERN.exec(value);
+  if (match === null) return false;
+  return !(match[1] === '00' && match[2] !== undefined);
+}
+
+/**
+ * @internal Quotes at most `max` characters of untrusted text for a `detail`,
+ * escaped so control characters cannot forge log lines.
+ */
+export function quoteSnippet(text: string, max = 32): string {
+  return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, max))}…`;
+}
+
+function reject(reason: RejectReason, detail: string): DecodeFailure {
+  return { ok: false, reason, detail };
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'array' : typeof value;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * @internal A parsed message. `canonical`: read by the canonical reader, so its
+ * own properties are exactly some of the v1 fields with `v` = 1 (the values
+ * still need checking).
+ */
+export type ParsedWireObject = { readonly ok: true; readonly object: Readonly<Record<string, unknown>>; readonly canonical: boolean };
+
+/**
+ * @internal Size check (before anything else), UTF-8 decoding, parsing (the
+ * canonical reader, else JSON.parse), and "is a plain JSON object". Shared
+ * with the legacy codec. Never throws.
+ */
+export function parseWireObject(
+  raw: string | Uint8Array,
+  limits: ProtocolLimits,
+): ParsedWireObject | DecodeFailure {
+  const max = limits.maxMessageBytes;
+  let text: string;
+  if (typeof raw === 'string') {
+    // UTF-8 needs at least one byte per UTF-16 unit, so a long string is rejected
+    // without measuring it; `!(x <= max)` also fails closed on a NaN limit.
+    if (!(raw.length <= max) || (raw.length * 3 > max && !(Buffer.byteLength(raw, 'utf8') <= max))) {
+      return reject('too-large', `message exceeds ${max} bytes`);
+    }
+    text = raw;
+  } else if (raw instanceof Uint8Array) {
+    if (!(raw.byteLength <= max)) {
+      return reject('too-large', `message is ${raw.byteLength} bytes, limit ${max}`);
+    }
+    try {
+      text = utf8.decode(raw);
+    } catch {
+      return reject('not-json', 'message is not valid UTF-8');
+    }
+  } else {
+    return reject('not-json', `message is a ${typeName(raw)}, not a string or bytes`);
+  }
+
+  // What peers write takes the fast path; anything else gets the full parser.
+  const canonical = readCanonical(text);
+  if (canonical !== undefined) return { ok: true, object: canonical, canonical: true };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // The engine's error text quotes the input, so it is not passed on.
+    return reject('not-json', 'message is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return reject('bad-shape', `message is JSON ${typeName(parsed)}, not an object`);
+  }
+  return { ok: true, object: parsed as Record<string, unknown>, canonical: false };
+}
+
+/** Reads an own property only: never falls through to Object.prototype. */
+function own(object: Readonly<Record<string, unknown>>, field: string): unknown {
+  return Object.hasOwn(object, field) ? object[field] : undefined;
+}
+
+function checkName(value: unknown, field: string): DecodeFailure | undefined {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH) {
+    return reject('bad-shape', `${field} must be a string of 1 to ${MAX_NAME_LENGTH} characters`);
+  }
+  return undefined;
+}
+
+type Validated = { readonly ok: true; readonly message: InvalidationMessage; readonly sig: unknown };
+
+/**
+ * Checks a JSON object against the v1 shape and the limits, then builds a fresh
+ * message from the checked primitives. Used on decode (parsed input) and on
+ * encode (so a publisher cannot emit what receivers would reject). This runs
+ * on every received message, so it allocates nothing it does not return: the
+ * keys array is the parsed one, which the parser made fresh and which holds
+ * nothing but the strings checked here.
+ */
+function validate(object: Readonly<Record<string, unknown>>, limits: ProtocolLimits): Validated | DecodeFailure {
+  // The version comes first so a future version's message (with new fields) is
+  // counted as `unknown-version` rather than `bad-shape`.
+  const v = own(object, 'v');
+  if (typeof v !== 'number') return reject('bad-shape', `v must be the number ${PROTOCOL_VERSION}`);
+  if (v !== PROTOCOL_VERSION) return reject('unknown-version', `unsupported version ${v}`);
+
+  // Object.keys lists own properties, including an own "__proto__" that JSON.parse creates.
+  for (const field of Object.keys(object)) {
+    if (!ALLOWED_FIELDS.has(field)) return reject('bad-shape', `unknown field ${quoteSnippet(field)}`);
+  }
+  return validateFields(
+    own(object, 'cache'),
+    own(object, 'origin'),
+    own(object, 'sentAt'),
+    own(object, 'op'),
+    own(object, 'keys'),
+    own(object, 'traceparent'),
+    own(object, 'sig'),
+    limits,
+  );
+}
+
+/**
+ * The checks on the values of the v1 fields, shared by `validate` and the
+ * canonical path (whose field names and version the canonical reader already
+ * pinned: it skips the name checks, which cost more than the values' on an
+ * idle receiver).
+ */
+function validateFields(
+  cache: unknown,
+  origin: unknown,
+  sentAt: unknown,
+  op: unknown,
+  rawKeys: unknown,
+  traceparent: unknown,
+  sig: unknown,
+  limits: ProtocolLimits,
+): Validated | DecodeFailure {
+  const badName = checkName(cache, 'cache') ?? checkName(origin, 'origin');
+  if (badName !== undefined) return badName;
+  if (typeof sentAt !== 'number' || !Number.isFinite(sentAt) || sentAt < 0) {
+    return reject('bad-shape', 'sentAt must be a finite number >= 0');
+  }
+  if (traceparent !== undefined && (typeof traceparent !== 'string' || !isValidTraceparent(traceparent))) {
+    return reject('bad-shape', 'traceparent is not a valid W3C traceparent');
+  }
+  if (sig !== undefined && typeof sig !== 'string') return reject('bad-shape', 'sig must be a string');
+
+  let keys: string[] | undefined;
+  if (op === 'clear') {
+    if (rawKeys !== undefined) return reject('bad-shape', 'a clear message carries no keys');
+  } else if (op === 'del') {
+    if (!Array.isArray(rawKeys) || rawKeys.length === 0) {
+      return reject('bad-shape', 'keys must be a non-empty array');
+    }
+    if (!(rawKeys.length <= limits.maxKeysPerMessage)) {
+      return reject('too-many-keys', `${rawKeys.length} keys, limit ${limits.maxKeysPerMessage}`);
+    }
+    for (let i = 0; i < rawKeys.length; i++) {
+      const key: unknown = rawKeys[i];
+      if (typeof key !== 'string') return reject('bad-shape', `key ${i} is a ${typeName(key)}, not a string`);
+      if (!(key.length <= limits.maxKeyLength)) {
+        return reject('bad-key', `key ${i} is ${key.length} characters, limit ${limits.maxKeyLength}`);
+      }
+    }
+    keys = rawKeys as string[];
+  } else {
+    return reject('bad-shape', 'op must be "del" or "clear"');
+  }
+
+  // `+ 0` turns a -0 (valid JSON) into 0 so the message re-encodes to the same value.
+  const message = messageOf(cache as string, origin as string, sentAt + 0, keys, traceparent);
+  return { ok: true, message, sig };
+}
+
+/** A message from checked parts: `keys` undefined for a clear; no `traceparent` field when there is none. */
+function messageOf(cache: string, origin: string, sentAt: number, keys: readonly string[] | undefined, traceparent: string | undefined): InvalidationMessage {
+  // Literals rather than spreads: this runs on every received message.
+  const v = PROTOCOL_VERSION;
+  if (keys === undefined) return traceparent === undefined ? { v, cache, op: 'clear', origin, sentAt } : { v, cache, op: 'clear', origin, sentAt, traceparent };
+  return traceparent === undefined ? { v, cache, op: 'del', keys, origin, sentAt } : { v, cache, op: 'del', keys, origin, sentAt, traceparent };
+}
+
+/*
+ * Signing (shared secret), defined so another implementation can interoperate:
+ *
+ *   sig = lowercase hex of HMAC-SHA256(key = secret bytes, data = UTF-8 of C)
+ *   C   = the JSON array [v, cache, op, keys, origin, sentAt, traceparent]
+ *         in exactly that order, with keys = null for "clear" and
+ *         traceparent = null when absent, serialized as ECMAScript JSON.stringify
+ *         does: no whitespace; strings escape only `"`, `\`, \b \f \n \r \t,
+ *         other U+0000–U+001F and lone surrogates as lowercase \u00xx / \udxxx,
+ *         everything else literal; numbers as Number::toString (integers below
+ *         1e21 are plain digits).
+ *   e.g. C = [1,"config","del",["a","b"],"inst_x",1700000000000,null]
+ *
+ * The `sig` field itself is not covered. HMAC proves a message came from a
+ * holder of the secret; it does not stop a replay of a genuine message, which is
+ * harmless here (an extra invalidation costs a reload, never a stale value).
+ */
+export function signatureOf(message: InvalidationMessage, secret: Secret): string {
+  const canonical = JSON.stringify([
+    message.v,
+    message.cache,
+    message.op,
+    message.op === 'del' ? message.keys : null,
+    message.origin,
+    message.sentAt,
+    message.traceparent ?? null,
+  ]);
+  return createHmac('sha256', secret).update(canonical, 'utf8').digest('hex');
+}
+
+function verify(message: InvalidationMessage, sig: unknown, secret: Secret): DecodeFailure | undefined {
+  if (sig === undefined) return reject('unsigned', 'message has no sig but a secret is configured');
+  // An empty secret is a configuration mistake; fail closed instead of trusting a guessable key.
+  if (secret.length === 0) return reject('bad-signature', 'the receiver secret is empty');
+  // The pattern pins the length to 32 bytes, so timingSafeEqual cannot throw.
+  if (typeof sig !== 'string' || !SIG_PATTERN.test(sig)) {
+    return reject('bad-signature', 'sig is not 64 lowercase hex characters');
+  }
+  const expected = Buffer.from(signatureOf(message, secret), 'hex');
+  if (!timingSafeEqual(Buffer.from(sig, 'hex'), expected)) {
+    return reject('bad-signature', 'sig does not match the message');
+  }
+  return undefined;
+}
+
+/**
+ * Decodes and checks one message. Never throws: anything wrong is a typed
+ * rejection. Without a `secret`, a `sig` is accepted and ignored, so signing can
+ * be rolled out publishers first, then verifying receivers.
+ */
+export function decodeMessage(raw: string | Uint8Array, options: DecodeOptions = {}): DecodeResult {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const parsed = parseWireObject(raw, limits);
+  if (!parsed.ok) return parsed;
+  const object = parsed.object;
+  const checked = parsed.canonical
+    ? // The reader always sets these four; the optional fields are read as own properties, as `validate` does.
+      validateFields(object['cache'], object['origin'], object['sentAt'], object['op'], own(object, 'keys'), own(object, 'traceparent'), own(object, 'sig'), limits)
+    : validate(object, limits);
+  if (!checked.ok) return checked;
+  if (options.secret !== undefined) {
+    const failure = verify(checked.message, checked.sig, options.secret);
+    if (failure !== undefined) return failure;
+  }
+  return { ok: true, message: checked.message };
+}
+
+/**
+ * Serializes a message. Throws `ProtocolEncodeError` when receivers with
+ * `options.limits` would reject it (e.g. too many keys: split the keys, or
+ * publish a clear), and a RangeError for an empty secret.
+ */
+export function encodeMessage(message: InvalidationMessage, options: EncodeOptions = {}): string {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  // Validate the known fields only: the caller's object may carry extra properties.
+  const fields: Record<string, unknown> = { v: message.v, cache: message.cache, op: message.op, origin: message.origin, sentAt: message.sentAt };
+  if (message.op === 'del') fields.keys = message.keys;
+  if (message.traceparent !== undefined) fields.traceparent = message.traceparent;
+  const checked = validate(fields, limits);
+  if (!checked.ok) throw new ProtocolEncodeError(checked.reason, checked.detail);
+  return serializeMessage(checked.message, limits, options.secret);
+}
+
+/**
+ * The wire form of a message already known to be valid (validated, or built by
+ * the cache from checked parts: its name, its instance id, keys within the
+ * length limit). Only the byte size is left to check. Throws like encodeMessage.
+ */
+export function serializeMessage(message: InvalidationMessage, limits: ProtocolLimits, secret: Secret | undefined): string {
+  const wire: Record<string, unknown> = { v: message.v, cache: message.cache, op: message.op };
+  if (message.op === 'del') wire.keys = message.keys;
+  wire.origin = message.origin;
+  wire.sentAt = message.sentAt;
+  if (message.traceparent !== undefined) wire.traceparent = message.traceparent;
+  if (secret !== undefined) {
+    if (secret.length === 0) throw new RangeError('the signing secret must not be empty');
+    wire.sig = signatureOf(message, secret);
+  }
+  return sized(JSON.stringify(wire), limits);
+}
+
+/** Returns `text` when it fits `limits.maxMessageBytes`; throws a `too-large` ProtocolEncodeError otherwise. */
+function sized(text: string, limits: ProtocolLimits): string {
+  // UTF-8 is at most 3 bytes per UTF-16 unit: measure only when it could matter.
+  if (text.length * 3 > limits.maxMessageBytes) {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > limits.maxMessageBytes) throw new ProtocolEncodeError('too-large', `message is ${bytes} bytes, limit ${limits.maxMessageBytes}`);
+  }
+  return text;
+}
+
+/**
+ * Writes the messages of one publisher: one cache name, one instance id. The
+ * parts that never change are serialized once, so an unsigned message is a few
+ * string concatenations, byte for byte what `serializeMessage` writes (the
+ * field order above; keys and the timestamp through json-text.ts, which writes
+ * what JSON.stringify does). A signed message goes through `serializeMessage`.
+ * The caller vouches for what it passes, as for `serializeMessage`.
+ */
+export class MessageWriter {
+  /** `{"v":1,"cache":"…","op":` */
+  private readonly head: string;
+  /** `,"origin":"…","sentAt":` */
+  private readonly originPart: string;
+  private readonly sentAtText = new IntegerText();
+
+  constructor(
+    private readonly cache: string,
+    private readonly origin: string,
+    private readonly limits: ProtocolLimits,
+    private readonly secret: Secret | undefined,
+  ) {
+    if (secret !== undefined && secret.length === 0) throw new RangeError('the signing secret must not be empty');
+    this.head = `{"v":${PROTOCOL_VERSION},"cache":${JSON.stringify(cache)},"op":`;
+    this.originPart = `,"origin":${JSON.stringify(origin)},"sentAt":`;
+  }
+
+  del(keys: readonly string[], sentAt: number, traceparent: string | undefined): string {
+    if (this.secret !== undefined) return this.signed(keys, sentAt, traceparent);
+    let list = '';
+    for (const key of keys) list += list === '' ? quoteJson(key) : `,${quoteJson(key)}`;
+    return sized(`${this.head}"del","keys":[${list}]${this.originPart}${this.sentAtText.of(sentAt)}${this.tail(traceparent)}`, this.limits);
+  }
+
+  clear(sentAt: number, traceparent: string | undefined): string {
+    if (this.secret !== undefined) return this.signed(undefined, sentAt, traceparent);
+    return sized(`${this.head}"clear"${this.originPart}${this.sentAtText.of(sentAt)}${this.tail(traceparent)}`, this.limits);
+  }
+
+  private tail(traceparent: string | undefined): string {
+    return traceparent === undefined ? '}' : `,"traceparent":${JSON.stringify(traceparent)}}`;
+  }
+
+  private signed(keys: readonly string[] | undefined, sentAt: number, traceparent: string | undefined): string {
+    return serializeMessage(messageOf(this.cache, this.origin, sentAt, keys, traceparent), this.limits, this.secret);
+  }
+}
