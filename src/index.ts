@@ -1,29 +1,41 @@
-/** The public surface of coherent-cache. */
-export { Cache, createCache } from './cache.ts';
-export type { CacheStats, EntryOptions } from './cache.ts';
-export type { CacheOptions } from './options.ts';
-export { CacheClosedError, CacheOptionError, LoadTimeoutError } from './errors.ts';
-export type * from './events.ts';
-export type { Loader, LoadContext, SyncLoader } from './loads.ts';
-export type { Listener, Unsubscribe } from './listeners.ts';
-export type { RecordedEvent } from './recorder.ts';
-export { evolve, initialState, replay, snapshotOf } from './state.ts';
-export type { CacheSnapshot, CacheState, EntrySnapshot, LoadRecord, LoadSnapshot } from './state.ts';
-export type { EntryTable } from './entries.ts';
-export { replayStats } from './stats.ts';
-export type { CacheCounters } from './stats.ts';
+/** The public surface of coherent-cache (the package's main entry point). */
+import { Cache, type CacheDefaults } from './cache/cache.ts';
+import type { CacheOptions } from './cache/options.ts';
+import { instrumentCache } from './telemetry/otel-metrics.ts';
+import { otelTracing } from './telemetry/otel-tracing.ts';
+
+/** What every cache gets unless its options say otherwise: spans and metrics on the global OpenTelemetry providers (no-ops without an SDK). */
+const DEFAULTS: CacheDefaults = { tracing: otelTracing(), instrument: instrumentCache };
+
+/** Creates a cache. Throws CacheOptionError, naming the option, when an option is invalid. */
+export function createCache<V>(options: CacheOptions): Cache<V> {
+  return new Cache<V>(options, DEFAULTS);
+}
+
+export type { Cache, CacheStats, EntryOptions } from './cache/cache.ts';
+export type { CacheOptions, MetricsOptions } from './cache/options.ts';
+export { CacheClosedError, CacheOptionError, LoadTimeoutError } from './cache/errors.ts';
+export type { Loader, LoadContext, SyncLoader } from './cache/load-runner.ts';
+export type { CacheTracing, TracedCache, TraceHooks } from './cache/tracing.ts';
+export type * from './core/events.ts';
+export { replay } from './core/snapshot.ts';
+export type { CacheSnapshot, EntrySnapshot, LoadSnapshot } from './core/snapshot.ts';
+export type { Listener, Unsubscribe } from './projections/listeners.ts';
+export type { RecordedEvent } from './projections/recorder.ts';
+export { replayStats } from './projections/stats.ts';
+export type { CacheCounters } from './projections/stats.ts';
+export { LEGACY_CHANNEL } from './protocol/legacy.ts';
+export { PROTOCOL_VERSION, DEFAULT_LIMITS } from './protocol/message.ts';
+export type { InvalidationMessage, InvalidationOp, LimitsInput, ProtocolLimits, Secret } from './protocol/message.ts';
 export type { Transport, TransportStatus, TransportStatusChange, TransportStatusReason, TransportSubscription, PayloadListener, StatusListener } from './transports/transport.ts';
-export { MemoryBus, MemoryTransport } from './transports/memory.ts';
-export { LEGACY_CHANNEL } from './protocol-legacy.ts';
-export { PROTOCOL_VERSION, DEFAULT_LIMITS } from './protocol.ts';
-export type { InvalidationMessage, InvalidationOp, LimitsInput, ProtocolLimits, Secret } from './protocol.ts';
-export { RedisTransport, redisTransport, PublishTimeoutError } from './transports/redis.ts';
-export type { RedisTransportOptions } from './transports/redis.ts';
+export { MemoryBus } from './transports/memory.ts';
+export type { MemoryTransport } from './transports/memory.ts';
+export { redisTransport, PublishTimeoutError } from './transports/redis.ts';
+export type { RedisTransport, RedisTransportOptions } from './transports/redis.ts';
+export { clusterTransport, installClusterRelay, isClusterTransportMessage, CLUSTER_IPC_MARKER } from './transports/cluster.ts';
+export type { ClusterTransport } from './transports/cluster.ts';
 export { instrumentCache, METER_NAME } from './telemetry/otel-metrics.ts';
-export type { OtelMetricsOptions } from './telemetry/otel-metrics.ts';
 export { otelTracing, traceReads, TRACER_NAME } from './telemetry/otel-tracing.ts';
 export type { OtelTracingOptions } from './telemetry/otel-tracing.ts';
 export { METRICS, COUNTERS, GAUGES, HISTOGRAMS } from './telemetry/catalogue.ts';
 export type { Metric, CounterMetric, GaugeMetric, HistogramMetric, Labels, Point } from './telemetry/catalogue.ts';
-export type { CacheTracing, LoadSpan, PublishSpan, ReceiveSpan, ReceivedMessage } from './tracing.ts';
-export { ClusterTransport, clusterTransport, installClusterRelay, isClusterTransportMessage, CLUSTER_IPC_MARKER } from './transports/cluster.ts';

@@ -29,7 +29,7 @@ describe('SRE kit: dashboards against a real Prometheus', function () {
   before(async () => {
     redis = await startRedis();
     const metricsPort = await freePort();
-    service = await spawnChild<{ op: 'ready' }, boolean>(new URL('fixtures/metrics-service.ts', import.meta.url), [redis.url, String(metricsPort)]);
+    service = await spawnChild<{ op: 'ready' }, boolean>(new URL('./fixtures/metrics-service.ts', import.meta.url), [redis.url, String(metricsPort)]);
     await service.request({ op: 'ready' });
     dir = mkdtempSync(join(tmpdir(), 'coherent-cache-prometheus-'));
     writeFileSync(

@@ -10,7 +10,7 @@
  *
  * Labels come from small fixed sets. A key is never a label.
  */
-import type { CacheStats } from '../cache.ts';
+import type { CacheStats } from '../cache/cache.ts';
 
 export type Labels = Readonly<Record<string, string>>;
 export type Point = readonly [labels: Labels, value: number];

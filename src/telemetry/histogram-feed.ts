@@ -4,9 +4,9 @@
  * (once per received message: the events of one message share their `remote`
  * object). Shared by the OTel projection and the prom-client bridge.
  */
-import type { Cache } from '../cache.ts';
-import type { Unsubscribe } from '../listeners.ts';
-import type { RemoteSource } from '../events.ts';
+import type { Cache } from '../cache/cache.ts';
+import type { Unsubscribe } from '../projections/listeners.ts';
+import type { RemoteSource } from '../core/events.ts';
 
 export interface HistogramSink {
   loadDuration(seconds: number, outcome: 'ok' | 'error'): void;

@@ -6,18 +6,15 @@
  *
  * One batch callback per meter serves every cache registered on it.
  */
-import { createNoopMeter, metrics, ValueType, type Attributes, type BatchObservableResult, type Histogram, type Meter, type MeterProvider, type Observable } from '@opentelemetry/api';
-import type { Cache } from '../cache.ts';
-import type { Unsubscribe } from '../listeners.ts';
+import { createNoopMeter, metrics, ValueType, type Attributes, type BatchObservableResult, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
+import type { Cache } from '../cache/cache.ts';
+import type { MetricsOptions } from '../cache/options.ts';
+import type { Unsubscribe } from '../projections/listeners.ts';
 import { CACHE_LABEL, COUNTERS, GAUGES, LOAD_DURATION, PROPAGATION_LAG, type CounterMetric, type GaugeMetric } from './catalogue.ts';
 import { feedHistograms } from './histogram-feed.ts';
 
 export const METER_NAME = 'coherent-cache';
 
-export interface OtelMetricsOptions {
-  /** Default: the global MeterProvider (start the SDK before creating caches, or pass one). */
-  meterProvider?: MeterProvider;
-}
 
 interface Registered {
   readonly name: string;
@@ -61,7 +58,7 @@ class MeterProjection {
 const projections = new WeakMap<Meter, MeterProjection>();
 
 /** Exports a cache's metrics through OpenTelemetry. Returns the function that stops it. */
-export function instrumentCache<V>(cache: Cache<V>, options: OtelMetricsOptions = {}): Unsubscribe {
+export function instrumentCache<V>(cache: Cache<V>, options: MetricsOptions = {}): Unsubscribe {
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(METER_NAME);
   // The API's no-op meter (no SDK registered) records nothing, ever: listening to the cache for it would only cost every event.
   if (meter === createNoopMeter()) return () => undefined;

@@ -1,17 +1,18 @@
 /**
- * OpenTelemetry spans for what takes time or crosses processes: a span per
- * load (its key only when the caller opts in, through a sanitizer), a PRODUCER
- * span per publish whose W3C traceparent travels in the message, and a
- * CONSUMER span per received message that continues the publisher's trace and
- * links to its span, so one trace shows the write on A and the drops on B, C.
+ * OpenTelemetry spans, projected from the cache's events, for what takes time
+ * or crosses processes: a span per load (`load.started` to `loaded`; its key
+ * only when the caller opts in, through a sanitizer), a PRODUCER span per
+ * publish whose W3C traceparent travels in the message (ended by `published`
+ * or `publish.failed`), and a CONSUMER span per `message.received` that
+ * continues the publisher's trace and links to its span, so one trace shows
+ * the write on A and the drops on B, C.
  * Hits and misses become events on the caller's active span only on request.
  * Never a value: errors are recorded by class name, not message.
  */
-import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
-import type { Cache } from '../cache.ts';
-import { errorType } from '../errors.ts';
-import type { Unsubscribe } from '../listeners.ts';
-import { NO_TRACING, type CacheTracing, type LoadSpan, type PublishSpan, type ReceivedMessage, type ReceiveSpan } from '../tracing.ts';
+import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import type { Cache } from '../cache/cache.ts';
+import type { Unsubscribe } from '../projections/listeners.ts';
+import type { CacheTracing, TracedCache, TraceHooks } from '../cache/tracing.ts';
 
 export const TRACER_NAME = 'coherent-cache';
 
@@ -58,69 +59,102 @@ function tracerSource(given: TracerProvider | undefined): () => Tracer | undefin
 export function otelTracing(options: OtelTracingOptions = {}): CacheTracing {
   const tracerNow = tracerSource(options.tracerProvider);
   const keyOf = options.recordKeys === true ? (key: string) => key : options.recordKeys === false || options.recordKeys === undefined ? undefined : options.recordKeys;
+  return { attach: (cache) => attachSpans(cache, tracerNow, keyOf) };
+}
 
-  return {
-    startLoad(cacheName: string, key: string): LoadSpan {
+/** Spans projected from one cache's events. */
+function attachSpans(cache: TracedCache, tracerNow: () => Tracer | undefined, keyOf: ((key: string) => string | undefined) | undefined): TraceHooks {
+  const cacheName = cache.name;
+  /** Load spans by load id, with the context their loader runs in. */
+  const loads = new Map<number, { span: Span; context: Context }>();
+  /** Publish spans by the traceparent their message carries. */
+  const publishes = new Map<string, Span>();
+
+  const endLoad = (loadId: number, outcome: 'ok' | 'error' | 'timeout', waiters: number, errorName: string | undefined): void => {
+    const load = loads.get(loadId);
+    if (load === undefined) return;
+    loads.delete(loadId);
+    const { span } = load;
+    if (span.isRecording()) {
+      span.setAttributes({ 'coherent_cache.load.outcome': outcome, 'coherent_cache.load.waiters': waiters });
+      if (errorName !== undefined) failed(span, errorName);
+    }
+    span.end();
+  };
+
+  const endPublish = (traceparent: string | undefined, keys: number, clear: boolean, errorName: string | undefined): void => {
+    if (traceparent === undefined) return;
+    const span = publishes.get(traceparent);
+    if (span === undefined) return;
+    publishes.delete(traceparent);
+    if (span.isRecording()) {
+      span.setAttributes({ 'coherent_cache.invalidation.keys': keys, 'coherent_cache.invalidation.clear': clear });
+      if (errorName !== undefined) failed(span, errorName);
+    }
+    span.end();
+  };
+
+  const stops = [
+    cache.on('load.started', (event) => {
       const tracer = tracerNow();
-      if (tracer === undefined) return NO_TRACING.startLoad(cacheName, key);
+      if (tracer === undefined) return;
       const span = tracer.startSpan('coherent_cache.load', { kind: SpanKind.INTERNAL });
       // Attributes only for a span that records: without an SDK this path builds nothing.
       if (span.isRecording()) {
-        const recordedKey = keyOf?.(key);
+        const recordedKey = keyOf?.(event.key);
         span.setAttributes({ 'coherent_cache.name': cacheName, ...(recordedKey === undefined ? {} : { 'coherent_cache.key': recordedKey }) });
       }
-      const spanContext = trace.setSpan(context.active(), span);
-      return {
-        run: (loader) => context.with(spanContext, loader),
-        end: (outcome, waiters, error) => {
-          if (span.isRecording()) {
-            span.setAttributes({ 'coherent_cache.load.outcome': outcome, 'coherent_cache.load.waiters': waiters });
-            if (outcome !== 'ok') failed(span, outcome === 'timeout' ? 'LoadTimeoutError' : errorType(error));
-          }
-          span.end();
-        },
-      };
-    },
-
-    startPublish(cacheName: string, channel: string, keys: number, clear: boolean): PublishSpan {
+      loads.set(event.loadId, { span, context: trace.setSpan(context.active(), span) });
+    }),
+    // A load that timed out ended its span then; its late end is not a second outcome.
+    cache.on('loaded', (event) => endLoad(event.loadId, event.outcome, event.waiters, event.errorName)),
+    cache.on('load.timedout', (event) => endLoad(event.loadId, 'timeout', event.waiters, 'LoadTimeoutError')),
+    cache.on('published', (event) => endPublish(event.traceparent, event.keys.length, event.clear, undefined)),
+    cache.on('publish.failed', (event) => endPublish(event.traceparent, event.keys.length, event.clear, event.errorName)),
+    cache.on('message.received', (event) => {
       const tracer = tracerNow();
-      if (tracer === undefined) return NO_TRACING.startPublish(cacheName, channel, keys, clear);
-      const span = tracer.startSpan(`publish ${channel}`, { kind: SpanKind.PRODUCER });
-      if (span.isRecording()) {
-        span.setAttributes({
-          'messaging.operation.type': 'send',
-          'messaging.destination.name': channel,
-          'coherent_cache.name': cacheName,
-          'coherent_cache.invalidation.keys': keys,
-          'coherent_cache.invalidation.clear': clear,
-        });
-      }
-      return {
-        traceparent: traceparentOf(span.spanContext()),
-        end: (error) => {
-          if (error !== undefined) failed(span, errorType(error));
-          span.end();
-        },
-      };
-    },
-
-    startReceive(cacheName: string, message: ReceivedMessage): ReceiveSpan {
-      const tracer = tracerNow();
-      if (tracer === undefined) return NO_TRACING.startReceive(cacheName, message);
-      const publisher = message.traceparent === undefined ? undefined : parseTraceparent(message.traceparent);
+      if (tracer === undefined) return;
+      const { remote } = event;
+      const publisher = remote.traceparent === undefined ? undefined : parseTraceparent(remote.traceparent);
       const parent = publisher === undefined ? context.active() : trace.setSpanContext(ROOT_CONTEXT, publisher);
-      const span = tracer.startSpan(`process ${message.channel}`, { kind: SpanKind.CONSUMER, ...(publisher === undefined ? {} : { links: [{ context: publisher }] }) }, parent);
+      const span = tracer.startSpan(
+        `process ${event.channel}`,
+        { kind: SpanKind.CONSUMER, startTime: event.at, ...(publisher === undefined ? {} : { links: [{ context: publisher }] }) },
+        parent,
+      );
       if (span.isRecording()) {
         span.setAttributes({
           'messaging.operation.type': 'process',
-          'messaging.destination.name': message.channel,
+          'messaging.destination.name': event.channel,
           'coherent_cache.name': cacheName,
-          'coherent_cache.origin': message.origin,
-          'coherent_cache.invalidation.keys': message.keys,
-          'coherent_cache.invalidation.clear': message.clear,
+          'coherent_cache.origin': remote.instance,
+          'coherent_cache.invalidation.keys': event.keys,
+          'coherent_cache.invalidation.clear': event.op === 'clear',
         });
       }
-      return { end: () => span.end() };
+      span.end();
+    }),
+  ];
+
+  return {
+    runLoader: (loadId, loader) => {
+      const load = loads.get(loadId);
+      return load === undefined ? loader() : context.with(load.context, loader);
+    },
+    openPublish: (channel) => {
+      const tracer = tracerNow();
+      if (tracer === undefined) return undefined;
+      const span = tracer.startSpan(`publish ${channel}`, { kind: SpanKind.PRODUCER });
+      if (span.isRecording()) {
+        span.setAttributes({ 'messaging.operation.type': 'send', 'messaging.destination.name': channel, 'coherent_cache.name': cacheName });
+      }
+      const traceparent = traceparentOf(span.spanContext());
+      if (traceparent === undefined) span.end();
+      else publishes.set(traceparent, span);
+      return traceparent;
+    },
+    detach: () => {
+      for (const stop of stops) stop();
     },
   };
 }

@@ -22,11 +22,11 @@
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Cache, CacheStats } from '../cache.ts';
-import type { Unsubscribe } from '../listeners.ts';
+import type { Cache, CacheStats } from '../cache/cache.ts';
+import type { Unsubscribe } from '../projections/listeners.ts';
 import { CACHE_LABEL, COUNTERS, GAUGES, LOAD_DURATION, PROPAGATION_LAG, type CounterMetric, type GaugeMetric, type HistogramMetric, type Labels } from './catalogue.ts';
 import { feedHistograms } from './histogram-feed.ts';
-import { afterThisTick } from '../defer.ts';
+import { afterThisTick } from '../cache/defer.ts';
 
 export interface PrometheusOptions {
   /** Default: prom-client's global registry (`register`). */

@@ -6,7 +6,6 @@
  */
 import { StatusBroadcaster } from './status-listeners.ts';
 import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportSubscription } from './transport.ts';
-import { afterThisTick } from '../defer.ts';
 
 export class MemoryBus {
   private readonly channels = new Map<string, Set<MemoryTransport>>();
@@ -34,7 +33,8 @@ export class MemoryBus {
   /** @internal Delivers after the publisher's tick, as a network would, never inside its call. */
   broadcast(channel: string, payloads: readonly string[]): void {
     const members = [...(this.channels.get(channel) ?? [])];
-    void afterThisTick(() => {
+    // A promise job, not queueMicrotask: sinon's default fake timers hold queueMicrotask until the test ticks.
+    void Promise.resolve().then(() => {
       for (const member of members) for (const payload of payloads) member.receive(channel, payload);
     });
   }

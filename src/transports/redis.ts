@@ -10,9 +10,9 @@
  */
 import type { Cluster} from 'ioredis';
 import { Redis, type RedisOptions } from 'ioredis';
-import { CacheOptionError } from '../errors.ts';
+import { CacheOptionError } from '../cache/errors.ts';
 import { Deadline } from './deadline.ts';
-import { describe as describeValue, timerMs } from '../options.ts';
+import { describe as describeValue, timerMs } from '../cache/validate.ts';
 import { quitOrDisconnect, SubscriberLink } from './redis-subscriber.ts';
 import { StatusBroadcaster } from './status-listeners.ts';
 import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportStatusReason, type TransportSubscription } from './transport.ts';

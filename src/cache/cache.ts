@@ -1,0 +1,409 @@
+/**
+ * The cache shell. Every call becomes a command; `decide` answers it with
+ * events and effects; the shell applies the events in one order (`evolve`, the
+ * only writer of state, then stats, the recorder and the listeners) and runs
+ * the effects (loads, publishes, timers). The hit path is the one place that
+ * decides and folds inline, without building the event, and only while nobody
+ * listens to hits: it does exactly what `decide` + `evolve` do for a hit.
+ */
+import type { MeterProvider } from '@opentelemetry/api';
+import type { Command } from '../core/commands.ts';
+import { decide } from '../core/decide.ts';
+import type { Effect } from '../core/effects.ts';
+import type { CacheEvent, CacheEventOf, CacheEventType } from '../core/events.ts';
+import { applyHit, evolve } from '../core/evolve.ts';
+import { snapshotOf, type CacheSnapshot } from '../core/snapshot.ts';
+import { initialState, loadsInFlight, retryQueueDepth, type CacheState, type Policy } from '../core/state.ts';
+import { Coherence } from '../coherence/coherence.ts';
+import { ListenerRegistry, type Listener, type Unsubscribe } from '../projections/listeners.ts';
+import { EventRecorder, type RecordedEvent } from '../projections/recorder.ts';
+import { StatsProjection, type CacheCounters } from '../projections/stats.ts';
+import { newInstanceId } from '../protocol/message.ts';
+import { clockFor, type Clock } from './clock.ts';
+import { CacheClosedError } from './errors.ts';
+import { LoadRunner, type Loader, type SyncLoader } from './load-runner.ts';
+import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options.ts';
+import { NO_TRACING, type CacheTracing, type TraceHooks } from './tracing.ts';
+import { positiveMs } from './validate.ts';
+
+/** `freshSlot`'s "no fresh entry" (a number, so the hot path returns one type). */
+const NONE = -1;
+
+/** Per-call options of `get`, `getSync` and `set`. */
+export interface EntryOptions {
+  /** This entry's ttl in ms, instead of the cache's. */
+  ttl?: number;
+}
+
+/** What `stats()` returns: the folded counters plus the current gauges. */
+export interface CacheStats extends CacheCounters {
+  /** Entries holding a value (fresh or expired). */
+  size: number;
+  /** Loads whose loader is still running. */
+  loadsInFlight: number;
+  /** Listener calls that threw (and were skipped). */
+  listenerErrors: number;
+  /** `local` without a transport; else whether this instance hears its peers. */
+  link: 'local' | 'connected' | 'degraded';
+  /** Keys waiting in the publish retry queue (1 for an owed clear). */
+  publishQueueDepth: number;
+}
+
+/** What the package entry point supplies: the telemetry a cache gets unless its options say otherwise. */
+export interface CacheDefaults {
+  readonly tracing: CacheTracing;
+  /** Starts exporting a cache's metrics; returns the function that stops it. */
+  readonly instrument: (cache: Cache<unknown>, options: { meterProvider?: MeterProvider }) => Unsubscribe;
+}
+
+/** What the caller of a command gets back (reads and invalidations have one). */
+type Reply<V> =
+  | { readonly kind: 'value'; readonly value: V }
+  | { readonly kind: 'promise'; readonly promise: Promise<V> }
+  | { readonly kind: 'sent'; readonly promise: Promise<void> }
+  | undefined;
+
+export class Cache<V> {
+  readonly name: string;
+  /** This instance's id on the channel (its own messages carry it, so it skips their echo). */
+  readonly instanceId: string = newInstanceId();
+  private readonly options: ResolvedOptions;
+  private readonly state: CacheState<V>;
+  private readonly stats_ = new StatsProjection();
+  private readonly recorder: EventRecorder;
+  private readonly listeners: ListenerRegistry<V>;
+  private readonly loads: LoadRunner<V>;
+  private readonly clock: Clock;
+  private readonly trace: TraceHooks;
+  private readonly coherence: Coherence<V> | undefined;
+  /** Projections that stop with the cache (telemetry registrations). */
+  private readonly closeHooks = new Set<() => void>();
+  /** The loader of the read being dispatched (a function is no command data). */
+  private loader: Loader<V> | SyncLoader<V> | undefined;
+  private closed = false;
+
+  /** @internal Use `createCache`. */
+  constructor(options: CacheOptions, defaults: CacheDefaults) {
+    this.options = resolveOptions(options);
+    this.name = this.options.name;
+    this.state = initialState<V>(policyOf(this.options, this.instanceId));
+    this.clock = clockFor(this.options.clockResolution);
+    this.recorder = new EventRecorder(this.options.recentEvents);
+    this.listeners = new ListenerRegistry<V>(this.options.onListenerError ?? warnOnce(this.name));
+    const tracing = this.options.tracing === undefined ? defaults.tracing : this.options.tracing === false ? NO_TRACING : this.options.tracing;
+    this.trace = tracing.attach(this);
+    this.onClose(() => this.trace.detach());
+    const dispatch = (command: Command<V>): void => void this.dispatch(command);
+    this.loads = new LoadRunner<V>({ cacheName: this.name, trace: this.trace, now: () => this.clock.exact(), dispatch });
+    this.coherence = this.connect(dispatch);
+    if (this.options.metrics !== false) this.onClose(defaults.instrument(this as Cache<unknown>, this.options.metrics));
+  }
+
+  /** Runs `fn` when the cache closes (a projection's teardown). Returns the function that cancels it. */
+  onClose(fn: () => void): Unsubscribe {
+    if (this.closed) {
+      fn();
+      return () => undefined;
+    }
+    this.closeHooks.add(fn);
+    return () => this.closeHooks.delete(fn);
+  }
+
+  /**
+   * Read-through: the fresh value, or the loader's (shared with every caller
+   * waiting for the same key, unless an invalidation fenced that load). `null`
+   * is cached like any value; a loader error is never cached and reaches every
+   * waiting caller.
+   */
+  get(key: string, loader: Loader<V>, options?: EntryOptions): Promise<V> {
+    const slot = this.freshSlot(key);
+    if (slot !== NONE) {
+      this.hit(key, slot);
+      return Promise.resolve(this.state.entries.value(slot));
+    }
+    try {
+      this.assertUsable(key, loader);
+      const reply = this.read(key, loader, options, false);
+      return reply?.kind === 'promise' ? reply.promise : Promise.resolve((reply as { value: V }).value);
+    } catch (error) {
+      return rejected(error);
+    }
+  }
+
+  /** Synchronous read-through for synchronous loaders (the original module's API); same events as `get`. */
+  getSync(key: string, loader: SyncLoader<V>, options?: EntryOptions): V {
+    const slot = this.freshSlot(key);
+    if (slot !== NONE) {
+      this.hit(key, slot);
+      return this.state.entries.value(slot);
+    }
+    this.assertUsable(key, loader);
+    return (this.read(key, loader, options, true) as { value: V }).value;
+  }
+
+  /** The fresh value, without loading, without counting a hit or miss, without touching recency. */
+  peek(key: string): V | undefined {
+    const slot = this.freshSlot(key);
+    return slot === NONE ? undefined : this.state.entries.value(slot);
+  }
+
+  /** Whether a fresh value is cached (no hit or miss is counted). */
+  has(key: string): boolean {
+    return this.freshSlot(key) !== NONE;
+  }
+
+  /** Stores a value locally (this is not an invalidation: other instances are not told). */
+  set(key: string, value: V, options?: EntryOptions): void {
+    this.assertOpen();
+    assertKey(key);
+    this.dispatch({ type: 'set', key, at: this.clock.exact(), ttl: this.ttlOf(options), value });
+  }
+
+  /**
+   * Drops `key` here (and, with a transport, on every other instance).
+   * Read-your-writes: once this resolves, the next `get` calls its loader, and
+   * no read that begins after it joins a load that began before it.
+   */
+  invalidate(key: string): Promise<void> {
+    try {
+      this.assertOpen();
+      assertKey(key);
+    } catch (error) {
+      return rejected(error);
+    }
+    return this.published(this.dispatch({ type: 'invalidate', at: this.clock.exact(), scope: 'key', key }));
+  }
+
+  /** Drops every entry here (and, with a transport, everywhere). */
+  invalidateAll(): Promise<void> {
+    if (this.closed) return Promise.reject(new CacheClosedError(this.name));
+    return this.published(this.dispatch({ type: 'invalidate', at: this.clock.exact(), scope: 'all' }));
+  }
+
+  /** Resolves once this instance hears its peers (at once without a transport). */
+  ready(): Promise<void> {
+    return this.coherence?.ready() ?? Promise.resolve();
+  }
+
+  /** Local reset: forgets every entry, publishes nothing; counters keep counting. */
+  clear(): void {
+    this.dispatch({ type: 'clear', at: this.clock.exact() });
+  }
+
+  stats(): CacheStats {
+    return {
+      ...structuredClone(this.stats_.counters),
+      size: this.state.entries.liveCount,
+      loadsInFlight: loadsInFlight(this.state),
+      listenerErrors: this.listeners.errors,
+      link: this.state.link,
+      publishQueueDepth: retryQueueDepth(this.state),
+    };
+  }
+
+  /** The whole state as plain data; `replay(events)` equals it for the events this cache emitted. */
+  snapshot(): CacheSnapshot<V> {
+    return snapshotOf(this.state);
+  }
+
+  /** The most recent events, oldest first, hits excluded and values redacted. */
+  recentEvents(): RecordedEvent[] {
+    return this.recorder.events();
+  }
+
+  /** Every event, as it is applied. Returns the unsubscribe function. */
+  subscribe(listener: Listener<CacheEvent<V>>): Unsubscribe {
+    return this.listeners.subscribe(listener);
+  }
+
+  /** Events of one type. Returns the unsubscribe function. */
+  on<T extends CacheEventType>(type: T, listener: Listener<CacheEventOf<T, V>>): Unsubscribe {
+    return this.listeners.on(type, listener);
+  }
+
+  /**
+   * Sends pending invalidations, unsubscribes from the transport (which stays
+   * open: its creator closes it) and stops the cache; later calls throw
+   * CacheClosedError. Loads in flight still answer their callers.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const hook of this.closeHooks) {
+      try {
+        hook();
+      } catch {
+        // A projection failing to detach must not keep the cache from closing.
+      }
+    }
+    this.closeHooks.clear();
+    await this.coherence?.close();
+  }
+
+  /** The slot of a live, unexpired entry for `key`, or NONE: `decide`'s hit test, inlined for the hot path. */
+  private freshSlot(key: string): number {
+    const entries = this.state.entries;
+    const slot = entries.slot(key);
+    if (slot === undefined || !entries.isLive(slot) || entries.expiresAt(slot) <= this.clock.now()) return NONE;
+    return slot;
+  }
+
+  /** The hit decision applied inline: what `decide` returns for a fresh entry, folded without building the event. */
+  private hit(key: string, slot: number): void {
+    if (this.listeners.observesHits) {
+      this.apply([{ type: 'hit', key, at: this.clock.now() }]);
+    } else {
+      applyHit(this.state, slot);
+      this.stats_.countHit();
+    }
+  }
+
+  private read(key: string, loader: Loader<V> | SyncLoader<V>, options: EntryOptions | undefined, sync: boolean): Reply<V> {
+    const ttl = this.ttlOf(options);
+    this.loader = loader;
+    try {
+      return this.dispatch({ type: 'read', key, at: this.clock.exact(), ttl, sync });
+    } finally {
+      this.loader = undefined;
+    }
+  }
+
+  /** One command: decide, apply the events, run the effects. */
+  private dispatch(command: Command<V>): Reply<V> {
+    const decision = decide(this.state, command);
+    this.apply(decision.events);
+    return decision.effects.length === 0 ? undefined : this.run(decision.effects);
+  }
+
+  /** Applies events in the one order every event takes; listeners hear a decision's events after all of them are folded. */
+  private apply(events: readonly CacheEvent<V>[]): void {
+    for (const event of events) {
+      evolve(this.state, event);
+      this.stats_.apply(event);
+      this.recorder.record(event);
+    }
+    if (!this.listeners.isEmpty) for (const event of events) this.listeners.deliver(event);
+  }
+
+  private run(effects: readonly Effect<V>[]): Reply<V> {
+    let reply: Reply<V>;
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'serve':
+          reply = { kind: 'value', value: effect.value };
+          break;
+        case 'start-load': {
+          const loader = this.loader;
+          this.loader = undefined;
+          reply = effect.sync
+            ? { kind: 'value', value: this.loads.runSync(effect.key, effect.loadId, loader as SyncLoader<V>) }
+            : { kind: 'promise', promise: this.loads.start(effect.key, effect.loadId, loader as Loader<V>) };
+          break;
+        }
+        case 'join-load':
+          reply = { kind: 'promise', promise: this.loads.join(effect.loadId, effect.key) };
+          break;
+        case 'settle-load':
+          this.loads.settle(effect.loadId, effect.result);
+          break;
+        case 'abort-load':
+          this.loads.abort(effect.loadId, this.options.loadTimeout ?? 0);
+          break;
+        case 'arm-load-timeout':
+          this.loads.armTimeout(effect.loadId, effect.key, effect.afterMs);
+          break;
+        case 'publish':
+          if (this.coherence !== undefined) reply = { kind: 'sent', promise: this.coherence.publish(effect) };
+          break;
+        case 'flush':
+          void this.coherence?.flush();
+          break;
+        case 'arm-retry':
+          this.coherence?.armRetry(effect.afterMs);
+          break;
+        default:
+          assertNever(effect);
+      }
+    }
+    return reply;
+  }
+
+  private published(reply: Reply<V>): Promise<void> {
+    return reply?.kind === 'sent' ? reply.promise : Promise.resolve();
+  }
+
+  private connect(dispatch: (command: Command<V>) => void): Coherence<V> | undefined {
+    const options = this.options;
+    if (options.transport === undefined) return undefined;
+    return new Coherence<V>(
+      {
+        cacheName: this.name,
+        instanceId: this.instanceId,
+        clock: this.clock,
+        state: this.state,
+        trace: this.trace,
+        dispatch,
+      },
+      {
+        transport: options.transport,
+        channel: options.channelPrefix + this.name,
+        legacyChannel: options.legacyChannel,
+        secret: options.secret,
+        limits: options.messageLimits,
+      },
+    );
+  }
+
+  private ttlOf(options: EntryOptions | undefined): number {
+    return options?.ttl === undefined ? this.options.ttl : positiveMs('ttl', options.ttl);
+  }
+
+  private assertUsable(key: string, loader: unknown): void {
+    this.assertOpen();
+    assertKey(key);
+    if (typeof loader !== 'function') throw new TypeError(`cache "${this.name}": loader must be a function`);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new CacheClosedError(this.name);
+  }
+}
+
+function policyOf(options: ResolvedOptions, instanceId: string): Policy {
+  return {
+    name: options.name,
+    instanceId,
+    maxEntries: options.maxEntries,
+    staleIfError: options.staleIfError,
+    loadTimeout: options.loadTimeout,
+    degradedTtl: options.degradedTtl,
+    maxQueuedKeys: options.maxQueuedKeys,
+    retryInterval: options.retryInterval,
+  };
+}
+
+/** A rejected promise for an error a synchronous check threw (always an Error here). */
+function rejected<T>(error: unknown): Promise<T> {
+  return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+}
+
+function assertKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') throw new TypeError(`cache keys are strings, got ${typeof key}`);
+}
+
+function assertNever(effect: never): never {
+  throw new Error(`cache: unknown effect ${JSON.stringify(effect)}`);
+}
+
+function warnOnce(cacheName: string): (error: unknown, eventType: string) => void {
+  let warned = false;
+  return (error, eventType) => {
+    if (warned) return;
+    warned = true;
+    const reason = error instanceof Error ? error.name : typeof error;
+    process.emitWarning(`a listener threw (${reason}) on a "${eventType}" event; later ones are counted in stats().listenerErrors`, {
+      type: 'CoherentCacheWarning',
+      detail: `cache "${cacheName}"`,
+    });
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * Sends this instance's invalidations. The invalidations of one tick are
+ * coalesced into one message (split only to respect the message limits), and
+ * each send carries whatever waits in the retry queue along with it. How a
+ * send ended goes back to `decide` as a `publish.settled` command: the retry
+ * queue, its overflow and the retry timer are decisions, not this file's.
+ */
+import type { Command } from '../core/commands.ts';
+import type { EffectOf } from '../core/effects.ts';
+import type { RetryQueue } from '../core/state.ts';
+import { errorType } from '../cache/errors.ts';
+import { afterThisTick } from '../cache/defer.ts';
+import type { TraceHooks } from '../cache/tracing.ts';
+import { encodeLegacy } from '../protocol/legacy.ts';
+import { MessageWriter, ProtocolEncodeError, type ProtocolLimits, type Secret } from '../protocol/message.ts';
+import type { Transport } from '../transports/transport.ts';
+import { AwaitedEchoes } from './echoes.ts';
+
+export interface OutboxSettings {
+  readonly transport: Transport;
+  readonly channel: string;
+  /** Also speak the original module's format on this channel (migration). */
+  readonly legacyChannel: string | undefined;
+  readonly secret: Secret | undefined;
+  readonly limits: ProtocolLimits;
+}
+
+export interface OutboxHost<V> {
+  readonly cacheName: string;
+  readonly instanceId: string;
+  /** The folded retry queue (read only). */
+  readonly retryQueue: RetryQueue;
+  readonly trace: TraceHooks;
+  now(): number;
+  dispatch(command: Command<V>): void;
+}
+
+interface Batch {
+  readonly keys: Set<string>;
+  clear: boolean;
+}
+
+export class Outbox<V> {
+  private pending: Batch | undefined;
+  /** Settles once the pending batch was sent or its failure decided. */
+  private pendingDone: Promise<void> | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  /** Flushes running or waiting their turn. */
+  private flushes = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  private readonly writer: MessageWriter;
+  readonly echoes = new AwaitedEchoes();
+
+  constructor(
+    private readonly host: OutboxHost<V>,
+    private readonly settings: OutboxSettings,
+  ) {
+    // The cache's name and instance id are checked once, here: every message reuses them.
+    this.writer = new MessageWriter(host.cacheName, host.instanceId, settings.limits, settings.secret);
+  }
+
+  /** Adds an invalidation to this tick's batch; resolves when the batch was sent or its failure decided. */
+  publish(effect: EffectOf<'publish'>): Promise<void> {
+    if (this.pending === undefined) {
+      this.pending = { keys: new Set(), clear: false };
+      // Everything invalidated in this tick goes out as one message. Its flush
+      // may find the batch already sent (by close); it then settles at once.
+      this.pendingDone = afterThisTick(this.flush);
+    }
+    const batch = this.pending;
+    if (effect.scope === 'all') {
+      batch.clear = true;
+      batch.keys.clear();
+    } else if (!batch.clear) {
+      batch.keys.add(effect.key);
+    }
+    return this.pendingDone as Promise<void>;
+  }
+
+  /** Sends the pending batch together with what waits in the retry queue; one flush at a time. */
+  readonly flush = (): Promise<void> => {
+    // Straight away when idle (the common case, one promise hop less on every publish); else after the flushes before it.
+    this.flushes++;
+    this.flushing = this.flushes > 1 ? this.flushing.then(this.sendPending, this.sendPending) : this.sendPending();
+    return this.flushing;
+  };
+
+  /** Fires a `retry` command after `afterMs`, unless one is already due. */
+  armRetry(afterMs: number): void {
+    if (this.retryTimer !== undefined || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.closed) this.host.dispatch({ type: 'retry', at: this.host.now() });
+    }, afterMs);
+    this.retryTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+  }
+
+  private readonly sendPending = async (): Promise<void> => {
+    try {
+      const batch = this.pending ?? { keys: new Set<string>(), clear: false };
+      this.pending = undefined;
+      this.pendingDone = undefined;
+      const queue = this.host.retryQueue;
+      if (queue.clear) batch.clear = true;
+      if (batch.clear) batch.keys.clear();
+      else for (const key of queue.keys) batch.keys.add(key);
+      if (batch.clear || batch.keys.size > 0) await this.send(batch);
+    } finally {
+      this.flushes--;
+    }
+  };
+
+  private async send(batch: Batch): Promise<void> {
+    const { host, settings } = this;
+    const traceparent = host.trace.openPublish(settings.channel);
+    let clear = batch.clear;
+    let keys: string[] = clear ? [] : [...batch.keys];
+    let payloads: { v1: string[]; legacy: string[]; clear: boolean } | undefined;
+    let errorName: string | undefined;
+    try {
+      payloads = this.encode(keys, clear, traceparent);
+      if (payloads.clear) {
+        clear = true;
+        keys = [];
+      }
+      const sent = settings.transport.publish(settings.channel, payloads.v1);
+      // After the call, which writes to the socket: the bookkeeping is off the path to the peers. An echo
+      // cannot arrive before this line unless a transport delivers inside publish(); it is then decoded and
+      // skipped by its origin, as an echo that is not awaited always is.
+      this.echoes.expect(payloads.v1);
+      await sent;
+      if (payloads.legacy.length > 0 && settings.legacyChannel !== undefined) {
+        await settings.transport.publish(settings.legacyChannel, payloads.legacy);
+      }
+    } catch (error) {
+      errorName = errorType(error);
+      if (payloads !== undefined) this.echoes.forget(payloads.v1);
+    }
+    const messages = errorName === undefined && payloads !== undefined ? payloads.v1.length : 0;
+    host.dispatch({ type: 'publish.settled', at: host.now(), keys, clear, messages, errorName, traceparent });
+  }
+
+  /** One v1 message per chunk of keys that fits the limits; a key too long to send turns the batch into a clear. */
+  private encode(keys: readonly string[], clear: boolean, traceparent: string | undefined): { v1: string[]; legacy: string[]; clear: boolean } {
+    const { host, settings, writer } = this;
+    const { limits } = settings;
+    const sentAt = host.now();
+    const sendable = clear || longestKey(keys) > limits.maxKeyLength ? undefined : keys;
+    // Every part is already checked (the cache's name, its instance id, key lengths above): only the size is left.
+    let v1: string[];
+    if (sendable === undefined) {
+      v1 = [writer.clear(sentAt, traceparent)];
+    } else if (sendable.length <= limits.maxKeysPerMessage) {
+      // The common batch fits one message: no chunking.
+      v1 = encodeFitting(sendable, writer, sentAt, traceparent);
+    } else {
+      v1 = [];
+      for (let i = 0; i < sendable.length; i += limits.maxKeysPerMessage) {
+        v1.push(...encodeFitting(sendable.slice(i, i + limits.maxKeysPerMessage), writer, sentAt, traceparent));
+      }
+    }
+    const legacy =
+      settings.legacyChannel === undefined
+        ? []
+        : encodeLegacy(sendable === undefined ? { op: 'clear', origin: host.instanceId } : { op: 'del', keys: sendable, origin: host.instanceId }, settings.limits);
+    return { v1, legacy, clear: sendable === undefined };
+  }
+}
+
+/** Encodes `keys` as one del message, halving the batch while it is too large for one. */
+function encodeFitting(keys: readonly string[], writer: MessageWriter, sentAt: number, traceparent: string | undefined): string[] {
+  try {
+    return [writer.del(keys, sentAt, traceparent)];
+  } catch (error) {
+    if (!(error instanceof ProtocolEncodeError) || error.reason !== 'too-large' || keys.length === 1) throw error;
+    const half = Math.ceil(keys.length / 2);
+    return [...encodeFitting(keys.slice(0, half), writer, sentAt, traceparent), ...encodeFitting(keys.slice(half), writer, sentAt, traceparent)];
+  }
+}
+
+/** The length of the longest key (a loop, not a closure: this runs on every publish). */
+function longestKey(keys: readonly string[]): number {
+  let longest = 0;
+  for (const key of keys) if (key.length > longest) longest = key.length;
+  return longest;
+}

@@ -1,0 +1,123 @@
+/**
+ * Every input the cache decides on, as data. The shell turns calls, transport
+ * messages, link changes, settled loads and timers into commands; `decide`
+ * answers each with events (what happened) and effects (what the shell must
+ * do). Each command carries its time: `decide` reads no clock.
+ */
+import type { LinkReason, MessageRejectReason, RemoteSource } from './events.ts';
+
+/** A read (`get`, or `getSync` when `sync`) that the hit fast path did not answer. */
+export interface ReadCommand {
+  readonly type: 'read';
+  readonly key: string;
+  readonly at: number;
+  /** The ttl a loaded value gets. */
+  readonly ttl: number;
+  readonly sync: boolean;
+}
+
+/** `set`: a local write (other instances are not told). */
+export interface SetCommand<V> {
+  readonly type: 'set';
+  readonly key: string;
+  readonly at: number;
+  readonly ttl: number;
+  readonly value: V;
+}
+
+/** `invalidate(key)` or `invalidateAll()` on this instance. */
+export type InvalidateCommand =
+  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'key'; readonly key: string }
+  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'all' };
+
+/** `clear()`: forget everything locally, tell nobody. */
+export interface ClearCommand {
+  readonly type: 'clear';
+  readonly at: number;
+}
+
+/** A message that passed decoding (the protocol's checks); whether it applies is `decide`'s call. */
+export interface DecodedMessage {
+  readonly ok: true;
+  readonly cache: string;
+  readonly op: 'del' | 'clear';
+  /** Empty for a clear. */
+  readonly keys: readonly string[];
+  readonly remote: RemoteSource;
+}
+
+/** A message that failed decoding, with the protocol's reason. */
+export interface UndecodableMessage {
+  readonly ok: false;
+  readonly reason: MessageRejectReason;
+  readonly detail: string;
+}
+
+/** A payload arrived on one of the cache's channels. */
+export interface ReceiveCommand {
+  readonly type: 'receive';
+  readonly at: number;
+  readonly channel: string;
+  readonly message: DecodedMessage | UndecodableMessage;
+}
+
+/** The transport can (connected) or cannot (degraded) deliver peers' messages any more. */
+export interface LinkCommand {
+  readonly type: 'link';
+  readonly at: number;
+  readonly status: 'connected' | 'degraded';
+  readonly reason: LinkReason;
+}
+
+/** A loader returned or threw. */
+export type LoadSettledCommand<V> =
+  | { readonly type: 'load.settled'; readonly at: number; readonly key: string; readonly loadId: number; readonly outcome: 'ok'; readonly value: V }
+  | {
+      readonly type: 'load.settled';
+      readonly at: number;
+      readonly key: string;
+      readonly loadId: number;
+      readonly outcome: 'error';
+      readonly error: unknown;
+      /** The error's class name (never its message). */
+      readonly errorName: string;
+    };
+
+/** A load's `loadTimeout` passed. */
+export interface LoadTimeoutCommand {
+  readonly type: 'load.timeout';
+  readonly at: number;
+  readonly key: string;
+  readonly loadId: number;
+}
+
+/** A publish (the keys of one flush, or a clear) completed or failed. */
+export interface PublishSettledCommand {
+  readonly type: 'publish.settled';
+  readonly at: number;
+  readonly keys: readonly string[];
+  readonly clear: boolean;
+  /** Messages it took (0 when it failed before sending). */
+  readonly messages: number;
+  /** The error's class name when it failed. */
+  readonly errorName: string | undefined;
+  readonly traceparent: string | undefined;
+}
+
+/** The retry timer fired. */
+export interface RetryCommand {
+  readonly type: 'retry';
+  readonly at: number;
+}
+
+export type Command<V> =
+  | ReadCommand
+  | SetCommand<V>
+  | InvalidateCommand
+  | ClearCommand
+  | ReceiveCommand
+  | LinkCommand
+  | LoadSettledCommand<V>
+  | LoadTimeoutCommand
+  | PublishSettledCommand
+  | RetryCommand;

@@ -1,0 +1,34 @@
+/**
+ * What a decision asks the shell to do: the side of a decision `evolve`
+ * cannot perform (calling a loader, answering callers, sending, arming a
+ * timer). The shell runs them in order, after the decision's events.
+ */
+
+export type Effect<V> =
+  /** Answer the caller of this read with a cached value. */
+  | { readonly type: 'serve'; readonly value: V }
+  /** Call the read's loader as load `loadId` (after arming its timeout, so a loader that throws at once leaves no timer). */
+  | { readonly type: 'start-load'; readonly key: string; readonly loadId: number; readonly sync: boolean }
+  /** Answer the caller of this read with load `loadId`'s outcome. */
+  | { readonly type: 'join-load'; readonly key: string; readonly loadId: number }
+  /** Answer every caller of load `loadId`. */
+  | { readonly type: 'settle-load'; readonly loadId: number; readonly result: LoadResult<V> }
+  /** Tell the loader of `loadId` (through its AbortSignal) that its callers stopped waiting. */
+  | { readonly type: 'abort-load'; readonly key: string; readonly loadId: number }
+  /** Fire a `load.timeout` command for `loadId` after `afterMs`. */
+  | { readonly type: 'arm-load-timeout'; readonly key: string; readonly loadId: number; readonly afterMs: number }
+  /** Tell the other instances (coalesced with this tick's other publishes). */
+  | { readonly type: 'publish'; readonly scope: 'key'; readonly key: string }
+  | { readonly type: 'publish'; readonly scope: 'all' }
+  /** Send what waits in the retry queue now. */
+  | { readonly type: 'flush' }
+  /** Fire a `retry` command after `afterMs` (one timer at a time). */
+  | { readonly type: 'arm-retry'; readonly afterMs: number };
+
+/** How a load's callers are answered. */
+export type LoadResult<V> =
+  | { readonly kind: 'value'; readonly value: V }
+  | { readonly kind: 'error'; readonly error: unknown }
+  | { readonly kind: 'timeout'; readonly afterMs: number };
+
+export type EffectOf<T extends Effect<unknown>['type'], V = unknown> = Extract<Effect<V>, { type: T }>;

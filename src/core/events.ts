@@ -1,0 +1,285 @@
+/**
+ * Every decision the cache makes, as a typed event. `decide` (decide.ts)
+ * returns them, `evolve` (evolve.ts) folds them into the cache state and
+ * nothing else writes it; stats, telemetry, the recorder and user listeners
+ * are projections of the same stream.
+ *
+ * Every event carries `at`: the cache clock (ms, `Date.now()`-based) when it was
+ * decided. `evolve` never reads a clock: time only travels inside events.
+ */
+
+/** Why a read missed. */
+export type MissReason = 'absent' | 'expired' | 'invalidated';
+
+/** Who caused an invalidation: this instance, or another one through the transport. */
+export type InvalidationOrigin = 'local' | 'remote';
+
+/**
+ * Why an invalidation happened.
+ * - `explicit`: `invalidate()` / `invalidateAll()` (here or on the remote publisher).
+ * - `resync`: the transport came back after a gap in which messages may have been lost.
+ * - `overflow`: the publish retry queue overflowed, so one `clear` replaced its keys.
+ */
+export type InvalidationReason = 'explicit' | 'resync' | 'overflow';
+
+/** A read that found a fresh entry. The hot path folds it without allocating when nobody listens to hits. */
+export interface HitEvent {
+  readonly type: 'hit';
+  readonly key: string;
+  readonly at: number;
+}
+
+/** A read that found no fresh entry. */
+export interface MissEvent {
+  readonly type: 'miss';
+  readonly key: string;
+  readonly at: number;
+  readonly reason: MissReason;
+}
+
+/** A loader call began; later callers for the same key join it (until an invalidation or a newer value fences it). */
+export interface LoadStartedEvent {
+  readonly type: 'load.started';
+  readonly key: string;
+  readonly at: number;
+  readonly loadId: number;
+  /** The ttl its value will be stored with. */
+  readonly ttl: number;
+  /** A `getSync` load: it runs at once and is never joined. */
+  readonly sync: boolean;
+}
+
+/** A read joined the load in flight for its key instead of starting one. */
+export interface LoadJoinedEvent {
+  readonly type: 'load.joined';
+  readonly key: string;
+  readonly at: number;
+  readonly loadId: number;
+}
+
+/** How a load ended for its callers. */
+export type LoadOutcome = 'ok' | 'error';
+
+/**
+ * A load settled. `waiters` is how many `get` callers shared it (0 when they had
+ * all given up through `loadTimeout`). With outcome `ok` it is followed by
+ * `stored` or `load.discarded`. `servedStale` says the callers got the expired
+ * value (staleIfError) instead of the error.
+ */
+export interface LoadedEvent {
+  readonly type: 'loaded';
+  readonly key: string;
+  readonly at: number;
+  readonly loadId: number;
+  readonly outcome: LoadOutcome;
+  readonly durationMs: number;
+  readonly waiters: number;
+  readonly servedStale: boolean;
+  /** The error's `name` (never its message: it may carry a value). */
+  readonly errorName?: string;
+}
+
+/** A load outlived `loadTimeout`: its callers got a LoadTimeoutError; the loader keeps running. */
+export interface LoadTimedOutEvent {
+  readonly type: 'load.timedout';
+  readonly key: string;
+  readonly at: number;
+  readonly loadId: number;
+  readonly waiters: number;
+  readonly servedStale: boolean;
+}
+
+/** A load's value was not stored because an invalidation or a newer write overtook it. */
+export interface LoadDiscardedEvent {
+  readonly type: 'load.discarded';
+  readonly key: string;
+  readonly at: number;
+  readonly loadId: number;
+  readonly reason: 'invalidated' | 'superseded';
+}
+
+/** Where a stored value came from. */
+export type StoreSource = 'load' | 'set';
+
+/**
+ * A value entered the cache. The only event that carries a value: it stays in
+ * process (recorder redacts it; telemetry never reads it).
+ */
+export interface StoredEvent<V = unknown> {
+  readonly type: 'stored';
+  readonly key: string;
+  readonly at: number;
+  readonly expiresAt: number;
+  readonly source: StoreSource;
+  readonly value: V;
+}
+
+/** An entry was dropped because it outlived its ttl and its stale-if-error window. */
+export interface ExpiredEvent {
+  readonly type: 'expired';
+  readonly key: string;
+  readonly at: number;
+}
+
+/**
+ * A slot was taken back to make room for a new key. `capacity`: a value was
+ * pushed out (least recently used first). `tombstone`: the slot only remembered
+ * that its key had been invalidated; such slots always go before any value.
+ */
+export interface EvictedEvent {
+  readonly type: 'evicted';
+  readonly key: string;
+  readonly at: number;
+  readonly reason: 'capacity' | 'tombstone';
+}
+
+/** Details of an invalidation that came from another instance. */
+export interface RemoteSource {
+  /** Instance id of the publisher. */
+  readonly instance: string;
+  /** The publisher's clock when it sent the message (absent in the legacy format). */
+  readonly sentAt?: number;
+  /** W3C traceparent of the publishing span, when it had one. */
+  readonly traceparent?: string;
+}
+
+interface InvalidatedBase {
+  readonly type: 'invalidated';
+  readonly at: number;
+  readonly origin: InvalidationOrigin;
+  readonly reason: InvalidationReason;
+  /** Present when origin is `remote`. */
+  readonly remote?: RemoteSource;
+}
+
+/** One key's entry (and any load in flight for it) is no longer trusted. */
+export interface KeyInvalidatedEvent extends InvalidatedBase {
+  readonly scope: 'key';
+  readonly key: string;
+}
+
+/** Every entry (and every load in flight) is no longer trusted. */
+export interface AllInvalidatedEvent extends InvalidatedBase {
+  readonly scope: 'all';
+}
+
+export type InvalidatedEvent = KeyInvalidatedEvent | AllInvalidatedEvent;
+
+/** `clear()`: a local reset that forgets every entry and publishes nothing. */
+export interface ClearedEvent {
+  readonly type: 'cleared';
+  readonly at: number;
+}
+
+/** Whether this instance hears other instances' invalidations. */
+export type LinkState = 'connected' | 'degraded';
+
+/**
+ * Why the link changed: `connected`, `connection-lost` (the transport dropped),
+ * `heartbeat-timeout` (it stopped answering without dropping), `starting` (no
+ * connection yet at creation).
+ */
+export type LinkReason = 'connected' | 'connection-lost' | 'heartbeat-timeout' | 'starting';
+
+/**
+ * The link to other instances changed. While degraded, no entry outlives
+ * `entriesExpireBy` (now + degradedTtl); entries stored meanwhile get at most
+ * degradedTtl. Coming back is followed by an `invalidated` of everything
+ * (reason `resync`) when anything was cached: messages may have been lost.
+ */
+export interface LinkChangedEvent {
+  readonly type: 'link.changed';
+  readonly at: number;
+  readonly state: LinkState;
+  readonly reason: LinkReason;
+  /** When degraded: the latest expiry any entry may keep. */
+  readonly entriesExpireBy?: number;
+}
+
+/** Why a received message was refused (a fixed set: it becomes a metric label). */
+export type MessageRejectReason =
+  | 'too-large'
+  | 'not-json'
+  | 'bad-shape'
+  | 'unknown-version'
+  | 'too-many-keys'
+  | 'bad-key'
+  | 'unsigned'
+  | 'bad-signature'
+  | 'other-cache';
+
+/** A message on the channel was malformed, oversized, of another version, unsigned, forged or for another cache. */
+export interface MessageRejectedEvent {
+  readonly type: 'message.rejected';
+  readonly at: number;
+  readonly reason: MessageRejectReason;
+  /** A short description (at most a few dozen characters of the input). */
+  readonly detail: string;
+}
+
+/** Invalidations were sent to the other instances; they leave the retry queue. */
+export interface PublishedEvent {
+  readonly type: 'published';
+  readonly at: number;
+  /** Messages sent (a batch of keys is split to respect the message limits). */
+  readonly messages: number;
+  /** Keys sent (empty for a clear). */
+  readonly keys: readonly string[];
+  readonly clear: boolean;
+  /** W3C traceparent of the publish, when it was traced. */
+  readonly traceparent?: string;
+}
+
+/** A publish failed; its keys wait in the retry queue (or, past its bound, one `clear` replaces them). */
+export interface PublishFailedEvent {
+  readonly type: 'publish.failed';
+  readonly at: number;
+  /** Keys that were not sent (empty for a clear). */
+  readonly keys: readonly string[];
+  readonly clear: boolean;
+  /** The error's class name. */
+  readonly errorName: string;
+  /** The queue overflowed: a `clear` will be sent instead of the queued keys. */
+  readonly overflowed: boolean;
+  readonly traceparent?: string;
+}
+
+/**
+ * A valid invalidation message from another instance arrived on the channel
+ * (its `invalidated` events follow). Never emitted for the cache's own echo.
+ */
+export interface MessageReceivedEvent {
+  readonly type: 'message.received';
+  readonly at: number;
+  readonly channel: string;
+  readonly op: 'del' | 'clear';
+  /** Keys it carried (0 for a clear). */
+  readonly keys: number;
+  /** Publisher, its clock and trace, shared by the `invalidated` events that follow. */
+  readonly remote: RemoteSource;
+}
+
+/** Every event the cache can emit. */
+export type CacheEvent<V = unknown> =
+  | HitEvent
+  | MissEvent
+  | LoadStartedEvent
+  | LoadJoinedEvent
+  | LoadedEvent
+  | LoadTimedOutEvent
+  | LoadDiscardedEvent
+  | StoredEvent<V>
+  | ExpiredEvent
+  | EvictedEvent
+  | InvalidatedEvent
+  | ClearedEvent
+  | LinkChangedEvent
+  | MessageRejectedEvent
+  | MessageReceivedEvent
+  | PublishedEvent
+  | PublishFailedEvent;
+
+export type CacheEventType = CacheEvent['type'];
+
+/** The event of a given `type`. */
+export type CacheEventOf<T extends CacheEventType, V = unknown> = Extract<CacheEvent<V>, { type: T }>;

@@ -1,0 +1,136 @@
+/**
+ * `evolve`, the only writer of the cache state: a deterministic fold over
+ * CacheEvents. It reads no clock and no globals (time comes inside the events)
+ * and, for speed, updates the state it is given in place and returns it: the
+ * state belongs to the fold.
+ */
+import type { CacheEvent } from './events.ts';
+import { findLoad, initialState, type CacheState, type Policy } from './state.ts';
+
+/** The fold of a hit, shared with the hit fast path that applies it without building the event. */
+export function applyHit<V>(state: CacheState<V>, slot: number): void {
+  state.entries.touch(slot);
+}
+
+export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheState<V> {
+  switch (event.type) {
+    case 'hit': {
+      const slot = state.entries.slot(event.key);
+      if (slot !== undefined) applyHit(state, slot);
+      return state;
+    }
+    case 'miss':
+    case 'load.discarded':
+    case 'message.rejected':
+    case 'message.received':
+      // Decisions that change no state: projections count them.
+      return state;
+    case 'load.started': {
+      const record = {
+        loadId: event.loadId,
+        key: event.key,
+        startedAt: event.at,
+        ttl: event.ttl,
+        sync: event.sync,
+        waiters: 1,
+        fencedBy: undefined,
+        timedOut: false,
+      };
+      const sameKey = state.loads.get(event.key);
+      if (sameKey === undefined) state.loads.set(event.key, [record]);
+      else sameKey.push(record);
+      if (event.loadId > state.lastLoadId) state.lastLoadId = event.loadId;
+      return state;
+    }
+    case 'load.joined': {
+      const load = findLoad(state, event.key, event.loadId);
+      if (load !== undefined) load.waiters++;
+      return state;
+    }
+    case 'load.timedout': {
+      const load = findLoad(state, event.key, event.loadId);
+      if (load !== undefined) load.timedOut = true;
+      return state;
+    }
+    case 'loaded': {
+      const sameKey = state.loads.get(event.key);
+      if (sameKey === undefined) return state;
+      const rest = sameKey.filter((load) => load.loadId !== event.loadId);
+      if (rest.length === 0) state.loads.delete(event.key);
+      else state.loads.set(event.key, rest);
+      return state;
+    }
+    case 'stored':
+      state.entries.put(event.key, event.value, event.expiresAt);
+      fenceLoads(state, event.key, 'superseded');
+      return state;
+    case 'expired':
+    case 'evicted':
+      state.entries.remove(event.key);
+      return state;
+    case 'invalidated':
+      if (event.scope === 'key') {
+        state.entries.invalidate(event.key);
+        fenceLoads(state, event.key, 'invalidated');
+      } else {
+        state.entries.invalidateAll();
+        fenceLoads(state, undefined, 'invalidated');
+      }
+      return state;
+    case 'cleared':
+      state.entries.clear();
+      fenceLoads(state, undefined, 'invalidated');
+      return state;
+    case 'link.changed':
+      state.link = event.state;
+      if (event.entriesExpireBy !== undefined) state.entries.capExpiry(event.entriesExpireBy);
+      return state;
+    case 'published': {
+      const queue = state.retryQueue;
+      if (event.clear) {
+        queue.clear = false;
+        queue.keys.clear();
+      } else if (queue.keys.size > 0) {
+        for (const key of event.keys) queue.keys.delete(key);
+      }
+      return state;
+    }
+    case 'publish.failed': {
+      const queue = state.retryQueue;
+      if (event.clear || event.overflowed) {
+        queue.clear = true;
+        queue.keys.clear();
+      } else if (!queue.clear) {
+        for (const key of event.keys) queue.keys.add(key);
+      }
+      return state;
+    }
+    default:
+      return assertNever(event);
+  }
+}
+
+/** Marks the loads of `key` (of every key when undefined) as overtaken; the first reason sticks. */
+function fenceLoads<V>(state: CacheState<V>, key: string | undefined, reason: 'invalidated' | 'superseded'): void {
+  // Usually nothing is loading: no iteration to set up on every store and invalidation.
+  if (state.loads.size === 0) return;
+  const groups = key === undefined ? state.loads.values() : [state.loads.get(key) ?? []];
+  for (const group of groups) {
+    for (const load of group) load.fencedBy ??= reason;
+  }
+}
+
+/** Folds `events` into `state` (a fresh initial state by default). */
+export function fold<V>(events: Iterable<CacheEvent<V>>, state: CacheState<V> = initialState<V>()): CacheState<V> {
+  for (const event of events) evolve(state, event);
+  return state;
+}
+
+/** A fresh state for `policy` with `events` folded in. */
+export function stateAfter<V>(policy: Policy, events: Iterable<CacheEvent<V>>): CacheState<V> {
+  return fold(events, initialState<V>(policy));
+}
+
+function assertNever(event: never): never {
+  throw new Error(`evolve: unknown event ${JSON.stringify(event)}`);
+}

@@ -1,0 +1,54 @@
+/**
+ * The state as plain data, for tests and diagnosis. `replay(events)` folds
+ * events from the initial state and renders it, so it equals the live cache's
+ * `snapshot()` for the events that cache emitted.
+ */
+import type { CacheEvent, LinkState } from './events.ts';
+import { fold } from './evolve.ts';
+import type { CacheState } from './state.ts';
+
+/** One entry as a snapshot shows it, least recently used first. */
+export interface EntrySnapshot<V> {
+  readonly key: string;
+  /** `false` for an invalidated entry kept only to explain the next miss. */
+  readonly live: boolean;
+  readonly value: V | undefined;
+  readonly expiresAt: number;
+}
+
+export interface LoadSnapshot {
+  readonly loadId: number;
+  readonly key: string;
+  readonly startedAt: number;
+  readonly ttl: number;
+  readonly sync: boolean;
+  readonly waiters: number;
+  readonly fencedBy: 'invalidated' | 'superseded' | undefined;
+  readonly timedOut: boolean;
+}
+
+/** The whole state as plain data. Values are included: a snapshot never leaves the process by itself. */
+export interface CacheSnapshot<V> {
+  readonly link: 'local' | LinkState;
+  readonly entries: readonly EntrySnapshot<V>[];
+  readonly loads: readonly LoadSnapshot[];
+  /** Keys waiting for a publish retry, sorted; `clear` when a clear is owed instead. */
+  readonly retryQueue: { readonly keys: readonly string[]; readonly clear: boolean };
+}
+
+export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
+  return {
+    link: state.link,
+    entries: [...state.entries.walk()],
+    loads: [...state.loads.values()]
+      .flat()
+      .map((load) => ({ ...load }))
+      .sort((a, b) => a.loadId - b.loadId),
+    retryQueue: { keys: [...state.retryQueue.keys].sort(), clear: state.retryQueue.clear },
+  };
+}
+
+/** Folds `events` from the initial state and renders the result: what `cache.snapshot()` shows after them. */
+export function replay<V>(events: Iterable<CacheEvent<V>>): CacheSnapshot<V> {
+  return snapshotOf(fold(events));
+}

@@ -1,0 +1,118 @@
+/**
+ * The cache state: everything a decision reads. Only `evolve` writes it, so
+ * folding the events from `initialState()` rebuilds all of it: entries, loads
+ * in flight with their fences and waiters, the link, and the retry queue.
+ */
+import { EntryTable } from './entry-table.ts';
+import type { LinkState } from './events.ts';
+
+/** A load in flight, as the fold knows it. */
+export interface LoadRecord {
+  readonly loadId: number;
+  readonly key: string;
+  readonly startedAt: number;
+  /** The ttl its value is stored with. */
+  readonly ttl: number;
+  readonly sync: boolean;
+  /** Callers sharing it: the one that started it plus those that joined. */
+  waiters: number;
+  /** Set when an invalidation (`invalidated`) or a newer value (`superseded`) overtook the load: its value must not be stored, and nobody joins it. */
+  fencedBy: 'invalidated' | 'superseded' | undefined;
+  /** Its callers were answered with a timeout; the loader still runs. */
+  timedOut: boolean;
+}
+
+/** Invalidations whose publish failed, waiting for a retry. */
+export interface RetryQueue {
+  readonly keys: Set<string>;
+  /** A clear is owed (it covers every key, so `keys` is then empty). */
+  clear: boolean;
+}
+
+/** The settings decisions depend on (fixed for a cache's life). */
+export interface Policy {
+  /** The cache's name: messages for another cache are rejected. */
+  readonly name: string;
+  /** This instance's id: messages it sent itself are skipped. */
+  readonly instanceId: string;
+  readonly maxEntries: number;
+  readonly staleIfError: number;
+  readonly loadTimeout: number | undefined;
+  readonly degradedTtl: number;
+  readonly maxQueuedKeys: number;
+  readonly retryInterval: number;
+}
+
+export const DEFAULT_POLICY: Policy = Object.freeze({
+  name: 'cache',
+  instanceId: '',
+  maxEntries: 10_000,
+  staleIfError: 0,
+  loadTimeout: undefined,
+  degradedTtl: 5_000,
+  maxQueuedKeys: 10_000,
+  retryInterval: 1_000,
+});
+
+export interface CacheState<V> {
+  readonly policy: Policy;
+  readonly entries: EntryTable<V>;
+  /** `local`: no transport. Otherwise whether other instances' invalidations reach this one. */
+  link: 'local' | LinkState;
+  /** Loads in flight by key (usually one; more while a fenced or timed-out load still runs beside its successor). */
+  readonly loads: Map<string, LoadRecord[]>;
+  /** The highest load id handed out. */
+  lastLoadId: number;
+  readonly retryQueue: RetryQueue;
+}
+
+export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> {
+  return {
+    policy,
+    entries: new EntryTable<V>(),
+    link: 'local',
+    loads: new Map(),
+    lastLoadId: 0,
+    retryQueue: { keys: new Set(), clear: false },
+  };
+}
+
+export function findLoad<V>(state: CacheState<V>, key: string, loadId: number): LoadRecord | undefined {
+  return state.loads.get(key)?.find((load) => load.loadId === loadId);
+}
+
+/** The load a new read of `key` may share: the newest one nothing has fenced and that has not timed out. */
+export function joinableLoad<V>(state: CacheState<V>, key: string): LoadRecord | undefined {
+  const sameKey = state.loads.get(key);
+  if (sameKey === undefined) return undefined;
+  const newest = sameKey[sameKey.length - 1] as LoadRecord;
+  return newest.fencedBy === undefined && !newest.timedOut && !newest.sync ? newest : undefined;
+}
+
+/** What waits for a retry: its keys, or 1 for a pending clear (which replaced them). */
+export function retryQueueDepth<V>(state: CacheState<V>): number {
+  return state.retryQueue.clear ? 1 : state.retryQueue.keys.size;
+}
+
+export function loadsInFlight<V>(state: CacheState<V>): number {
+  let count = 0;
+  for (const group of state.loads.values()) count += group.length;
+  return count;
+}
+
+/** The slot of a live entry of `key` that is fresh at `now`, or -1. */
+export function freshSlot<V>(state: CacheState<V>, key: string, now: number): number {
+  const entries = state.entries;
+  const slot = entries.slot(key);
+  if (slot === undefined || !entries.isLive(slot) || entries.expiresAt(slot) <= now) return -1;
+  return slot;
+}
+
+/** The expired value of `key` still inside its stale-if-error window at `now`, if any. */
+export function staleValue<V>(state: CacheState<V>, key: string, now: number): { value: V } | undefined {
+  const entries = state.entries;
+  const slot = entries.slot(key);
+  if (slot === undefined || !entries.isLive(slot)) return undefined;
+  const expiresAt = entries.expiresAt(slot);
+  return expiresAt <= now && now < expiresAt + state.policy.staleIfError ? { value: entries.value(slot) } : undefined;
+}

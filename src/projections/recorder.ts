@@ -1,0 +1,38 @@
+/**
+ * A bounded ring buffer of the most recent events, for diagnosis. Hits are not
+ * recorded (they would push out everything worth reading and cost the hot
+ * path; `stats()` counts them) and stored values are redacted.
+ */
+import type { CacheEvent, StoredEvent } from '../core/events.ts';
+
+/** A recorded event: a `stored` event keeps everything but its value. */
+export type RecordedEvent = Exclude<CacheEvent, StoredEvent> | Omit<StoredEvent, 'value'>;
+
+export class EventRecorder {
+  private readonly ring: (RecordedEvent | undefined)[];
+  private next = 0;
+  private filled = false;
+
+  constructor(readonly capacity: number) {
+    this.ring = new Array<RecordedEvent | undefined>(capacity);
+  }
+
+  record(event: CacheEvent): void {
+    if (this.capacity === 0 || event.type === 'hit') return;
+    this.ring[this.next] = redact(event);
+    this.next = (this.next + 1) % this.capacity;
+    if (this.next === 0) this.filled = true;
+  }
+
+  /** Oldest first. */
+  events(): RecordedEvent[] {
+    const ordered = this.filled ? [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)] : this.ring.slice(0, this.next);
+    return ordered.filter((event): event is RecordedEvent => event !== undefined);
+  }
+}
+
+function redact(event: CacheEvent): RecordedEvent {
+  if (event.type !== 'stored') return event;
+  // Spelled out rather than rest-destructured: this runs on every store, and the spread is several times slower.
+  return { type: event.type, key: event.key, at: event.at, expiresAt: event.expiresAt, source: event.source };
+}

@@ -1,0 +1,150 @@
+/**
+ * The stats projection: monotonic counters folded from the event stream. It
+ * only reads events (never state), so `replayStats(events)` equals what a live
+ * cache reports. Telemetry reads these counters at collection time instead of
+ * doing work per hit.
+ */
+import type { CacheEvent, InvalidationOrigin, MessageRejectReason, MissReason } from '../core/events.ts';
+
+export interface CacheCounters {
+  hits: number;
+  misses: Record<MissReason, number>;
+  /** Loads by how they ended for their callers. */
+  loads: { ok: number; error: number; timeout: number };
+  /** Callers that joined a load already in flight instead of starting one. */
+  coalesced: number;
+  /** Loads that failed or timed out and served the expired value instead (staleIfError). */
+  staleServed: number;
+  /** Load results not stored because an invalidation or a newer value overtook them. */
+  loadsDiscarded: number;
+  stored: { load: number; set: number };
+  expired: number;
+  /** Values pushed out by `maxEntries` (reclaimed invalidation tombstones are not counted). */
+  evicted: number;
+  invalidations: Record<InvalidationOrigin, { key: number; all: number }>;
+  /** Invalidations of everything after a transport gap. */
+  resyncs: number;
+  cleared: number;
+  /** Invalidation messages sent, and the keys they carried. */
+  published: { messages: number; keys: number };
+  publishFailures: number;
+  /** Times the retry queue overflowed into a `clear`. */
+  publishOverflows: number;
+  rejected: Record<MessageRejectReason, number>;
+  /** Times the link to other instances was lost. */
+  degradations: number;
+}
+
+export function zeroCounters(): CacheCounters {
+  return {
+    hits: 0,
+    misses: { absent: 0, expired: 0, invalidated: 0 },
+    loads: { ok: 0, error: 0, timeout: 0 },
+    coalesced: 0,
+    staleServed: 0,
+    loadsDiscarded: 0,
+    stored: { load: 0, set: 0 },
+    expired: 0,
+    evicted: 0,
+    invalidations: { local: { key: 0, all: 0 }, remote: { key: 0, all: 0 } },
+    resyncs: 0,
+    cleared: 0,
+    published: { messages: 0, keys: 0 },
+    publishFailures: 0,
+    publishOverflows: 0,
+    rejected: {
+      'too-large': 0,
+      'not-json': 0,
+      'bad-shape': 0,
+      'unknown-version': 0,
+      'too-many-keys': 0,
+      'bad-key': 0,
+      unsigned: 0,
+      'bad-signature': 0,
+      'other-cache': 0,
+    },
+    degradations: 0,
+  };
+}
+
+export class StatsProjection {
+  readonly counters: CacheCounters = zeroCounters();
+
+  /** The hit path's allocation-free equivalent of `apply({ type: 'hit', ... })`. */
+  countHit(): void {
+    this.counters.hits++;
+  }
+
+  apply(event: CacheEvent): void {
+    const c = this.counters;
+    switch (event.type) {
+      case 'hit':
+        c.hits++;
+        return;
+      case 'miss':
+        c.misses[event.reason]++;
+        return;
+      case 'load.started':
+      case 'message.received':
+        return;
+      case 'load.joined':
+        c.coalesced++;
+        return;
+      case 'loaded':
+        // A load that timed out was counted then; its late end is not a second outcome.
+        if (event.waiters === 0) return;
+        c.loads[event.outcome]++;
+        if (event.servedStale) c.staleServed++;
+        return;
+      case 'load.timedout':
+        c.loads.timeout++;
+        if (event.servedStale) c.staleServed++;
+        return;
+      case 'load.discarded':
+        c.loadsDiscarded++;
+        return;
+      case 'stored':
+        c.stored[event.source]++;
+        return;
+      case 'expired':
+        c.expired++;
+        return;
+      case 'evicted':
+        if (event.reason === 'capacity') c.evicted++;
+        return;
+      case 'invalidated':
+        c.invalidations[event.origin][event.scope]++;
+        if (event.reason === 'resync') c.resyncs++;
+        return;
+      case 'cleared':
+        c.cleared++;
+        return;
+      case 'link.changed':
+        if (event.state === 'degraded' && event.reason !== 'starting') c.degradations++;
+        return;
+      case 'message.rejected':
+        c.rejected[event.reason]++;
+        return;
+      case 'published':
+        c.published.messages += event.messages;
+        c.published.keys += event.keys.length;
+        return;
+      case 'publish.failed':
+        c.publishFailures++;
+        if (event.overflowed) c.publishOverflows++;
+        return;
+      default:
+        return assertNever(event);
+    }
+  }
+}
+
+export function replayStats(events: Iterable<CacheEvent>): CacheCounters {
+  const projection = new StatsProjection();
+  for (const event of events) projection.apply(event);
+  return projection.counters;
+}
+
+function assertNever(event: never): never {
+  throw new Error(`stats: unknown event ${JSON.stringify(event)}`);
+}

@@ -1,0 +1,371 @@
+/**
+ * The coherence contract over the in-memory transport: the cache-side logic
+ * (coalescing, echo, retry queue, degraded mode, resync, hostile input,
+ * signing, legacy format). The same contract against a real redis-server is in
+ * redis-transport.test.ts.
+ */
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { createCache, LEGACY_CHANNEL, MemoryBus, type Cache, type CacheEvent, type CacheOptions, type MemoryTransport } from '../../src/index.ts';
+import { encodeMessage } from '../../src/protocol/message.ts';
+import { MAX_AWAITED_ECHO_LENGTH, MAX_AWAITED_ECHOES } from '../../src/coherence/echoes.ts';
+
+/** Lets queued microtasks (coalescing, in-memory delivery) run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+function events<V>(cache: Cache<V>): CacheEvent<V>[] {
+  const seen: CacheEvent<V>[] = [];
+  cache.subscribe((event) => seen.push(event));
+  return seen;
+}
+
+describe('coherence over the in-memory transport', () => {
+  let bus: MemoryBus;
+  let caches: Cache<string>[];
+  let transports: MemoryTransport[];
+
+  beforeEach(() => {
+    bus = new MemoryBus();
+    caches = [];
+    transports = [];
+  });
+  afterEach(async () => {
+    await Promise.all(caches.map((cache) => cache.close()));
+    await Promise.all(transports.map((transport) => transport.close()));
+  });
+
+  async function instance(options: Partial<CacheOptions> = {}, transport = bus.transport()): Promise<Cache<string>> {
+    transports.push(transport);
+    const cache = createCache<string>({ name: 'config', transport, ...options });
+    caches.push(cache);
+    await cache.ready();
+    return cache;
+  }
+
+  it('an invalidation on one instance drops the entry on the others', async () => {
+    const [a, b, c] = [await instance(), await instance(), await instance()];
+    for (const cache of [a, b, c]) cache.set('k', 'v1');
+    await a.invalidate('k');
+    await settle();
+    expect([a, b, c].map((cache) => cache.has('k'))).to.deep.equal([false, false, false]);
+    expect(b.stats().invalidations.remote).to.deep.equal({ key: 1, all: 0 });
+    expect(a.stats().invalidations.remote).to.deep.equal({ key: 0, all: 0 });
+    const remote = b.recentEvents().find((e) => e.type === 'invalidated' && e.origin === 'remote');
+    expect(remote).to.include({ key: 'k' });
+    const source = remote?.type === 'invalidated' ? remote.remote : undefined;
+    expect(source?.instance).to.equal(a.instanceId);
+    expect(source?.sentAt).to.be.a('number').and.at.most(remote?.at ?? 0);
+  });
+
+  it('invalidateAll clears the peers', async () => {
+    const [a, b] = [await instance(), await instance()];
+    b.set('x', 'X');
+    b.set('y', 'Y');
+    await a.invalidateAll();
+    await settle();
+    expect(b.stats().size).to.equal(0);
+    expect(b.stats().invalidations.remote.all).to.equal(1);
+  });
+
+  it('never processes its own messages (self-echo)', async () => {
+    const a = await instance();
+    const seen = events(a);
+    await a.invalidate('k');
+    await settle();
+    expect(seen.filter((e) => e.type === 'invalidated').map((e) => e.type === 'invalidated' && e.origin)).to.deep.equal(['local']);
+  });
+
+  /** Whether `run` decoded a message: decoding checks its sentAt with Number.isFinite, nothing else on that path does. */
+  async function decodes(run: () => unknown): Promise<boolean> {
+    const isFinite = sinon.spy(Number, 'isFinite');
+    try {
+      await run();
+      return isFinite.called;
+    } finally {
+      isFinite.restore();
+    }
+  }
+
+  /** A cache on a transport that swallows what it publishes (no echo ever returns); `sent` collects the payloads. */
+  async function silentInstance(): Promise<{ cache: Cache<string>; transport: MemoryTransport; sent: string[] }> {
+    const transport = bus.transport();
+    const sent: string[] = [];
+    sinon.stub(transport, 'publish').callsFake((_channel, payloads) => {
+      sent.push(...payloads);
+      return Promise.resolve();
+    });
+    return { cache: await instance({}, transport), transport, sent };
+  }
+
+  it('recognises its own echo by its exact payload, without decoding it', async () => {
+    const { cache, transport, sent } = await silentInstance();
+    const seen = events(cache);
+    await cache.invalidate('k');
+    const [payload] = sent as [string];
+    // The same message spelled differently is not an exact echo: it is decoded, then skipped by its origin.
+    const respelled = JSON.stringify(JSON.parse(payload), null, 1);
+    expect(await decodes(() => transport.receive('coherent-cache:config', payload))).to.equal(false);
+    expect(await decodes(() => transport.receive('coherent-cache:config', respelled))).to.equal(true);
+    expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
+  });
+
+  it('awaits its echo from the moment it publishes, so a transport that delivers right after the call is not decoded', async () => {
+    const a = await instance();
+    // The in-memory bus delivers in the promise job after publish(): before the publish's own promise settles.
+    expect(
+      await decodes(async () => {
+        await a.invalidate('k');
+        await settle();
+      }),
+    ).to.equal(false);
+  });
+
+  it('does not remember payloads longer than MAX_AWAITED_ECHO_LENGTH: their echo is decoded, then skipped', async () => {
+    const { cache, transport, sent } = await silentInstance();
+    const seen = events(cache);
+    await cache.invalidate('x'.repeat(MAX_AWAITED_ECHO_LENGTH));
+    await cache.invalidate('short');
+    const [long, short] = sent as [string, string];
+    expect(long.length).to.be.above(MAX_AWAITED_ECHO_LENGTH);
+    expect(await decodes(() => transport.receive('coherent-cache:config', long))).to.equal(true);
+    expect(await decodes(() => transport.receive('coherent-cache:config', short))).to.equal(false);
+    expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
+  });
+
+  it('forgets echoes that never come back, oldest first, past MAX_AWAITED_ECHOES', async () => {
+    const { cache, transport, sent } = await silentInstance();
+    const seen = events(cache);
+    for (let i = 0; i <= MAX_AWAITED_ECHOES; i++) await cache.invalidate(`k${i}`);
+    expect(await decodes(() => transport.receive('coherent-cache:config', sent[sent.length - 1] as string)), 'the newest is still awaited').to.equal(false);
+    expect(await decodes(() => transport.receive('coherent-cache:config', sent[0] as string)), 'the oldest was forgotten, so it is decoded').to.equal(true);
+    // Either way it is this instance's own message: nothing is dropped for it.
+    expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
+  });
+
+  it('coalesces the invalidations of one tick into one message', async () => {
+    const transport = bus.transport();
+    const publish = sinon.spy(transport, 'publish');
+    const a = await instance({}, transport);
+    const b = await instance();
+    for (const key of ['a', 'b', 'c']) b.set(key, key);
+    await Promise.all([a.invalidate('a'), a.invalidate('b'), a.invalidate('c'), a.invalidate('a')]);
+    await settle();
+    expect(publish.callCount).to.equal(1);
+    const [channel, payloads] = publish.firstCall.args;
+    expect(channel).to.equal('coherent-cache:config');
+    expect(payloads).to.have.length(1);
+    expect(JSON.parse(payloads[0]!)).to.include({ op: 'del', cache: 'config' }).and.to.have.property('keys').that.deep.equals(['a', 'b', 'c']);
+    expect(b.stats().size).to.equal(0);
+    expect(a.stats().published).to.deep.equal({ messages: 1, keys: 3 });
+  });
+
+  it('splits a batch that exceeds the per-message key limit', async () => {
+    const transport = bus.transport();
+    const publish = sinon.spy(transport, 'publish');
+    const a = await instance({ messageLimits: { maxKeysPerMessage: 2 } }, transport);
+    await Promise.all(['a', 'b', 'c', 'd', 'e'].map((key) => a.invalidate(key)));
+    expect(publish.firstCall.args[1]).to.have.length(3);
+  });
+
+  it('uses the channel prefix and ignores other caches on a shared transport', async () => {
+    const shared = bus.transport();
+    const config = await instance({ channelPrefix: 'app:' }, shared);
+    const flags = await instance({ name: 'flags', channelPrefix: 'app:' }, shared);
+    flags.set('k', 'flag');
+    await config.invalidate('k');
+    await settle();
+    expect(flags.has('k')).to.equal(true);
+  });
+
+  it('rejects and counts hostile messages without throwing', async () => {
+    const a = await instance();
+    const attacker = bus.transport();
+    transports.push(attacker);
+    const hostile = [
+      'not json',
+      '[]',
+      '{"v":1,"cache":"config","op":"del","keys":[1],"origin":"x","sentAt":1}',
+      JSON.stringify({ v: 1, cache: 'config', op: 'del', keys: ['x'.repeat(2_000)], origin: 'x', sentAt: 1 }),
+      '{"v":2,"cache":"config","op":"clear","origin":"x","sentAt":1}',
+      JSON.stringify({ v: 1, cache: 'config', op: 'del', keys: Array.from({ length: 60_000 }, (_, i) => `key-${i}`), origin: 'x', sentAt: 1 }),
+      '{"v":1,"cache":"config","op":"clear","origin":"x","sentAt":1,"__proto__":{"polluted":true}}',
+      encodeMessage({ v: 1, cache: 'other', op: 'clear', origin: 'x', sentAt: 1 }),
+    ];
+    a.set('k', 'v');
+    await attacker.publish('coherent-cache:config', hostile);
+    await settle();
+    expect(a.has('k')).to.equal(true);
+    expect(a.stats().rejected).to.include({ 'not-json': 1, 'bad-shape': 3, 'bad-key': 1, 'unknown-version': 1, 'too-large': 1, 'other-cache': 1 });
+    expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
+  });
+
+  describe('with a shared secret', () => {
+    it('accepts signed messages and rejects unsigned or forged ones', async () => {
+      const a = await instance({ secret: 's3cret' });
+      const b = await instance({ secret: 's3cret' });
+      const forger = await instance({ secret: 'wrong' });
+      const unsigned = await instance();
+      b.set('k', 'v');
+      await forger.invalidate('k');
+      await unsigned.invalidate('k');
+      await settle();
+      expect(b.has('k')).to.equal(true);
+      expect(b.stats().rejected).to.include({ 'bad-signature': 1, unsigned: 1 });
+      await a.invalidate('k');
+      await settle();
+      expect(b.has('k')).to.equal(false);
+    });
+  });
+
+  describe('the legacy format', () => {
+    it('receives { slotId, _origin } and "*" from an old process', async () => {
+      const a = await instance({ legacyChannel: LEGACY_CHANNEL });
+      const old = bus.transport();
+      transports.push(old);
+      a.set('compat:deepseek', 'v');
+      a.set('other', 'v');
+      await old.publish(LEGACY_CHANNEL, [JSON.stringify({ slotId: 'compat:deepseek', _origin: 'inst_old' })]);
+      await settle();
+      expect(a.has('compat:deepseek')).to.equal(false);
+      expect(a.has('other')).to.equal(true);
+      await old.publish(LEGACY_CHANNEL, [JSON.stringify({ slotId: '*', _origin: 'inst_old' })]);
+      await settle();
+      expect(a.has('other')).to.equal(false);
+    });
+
+    it('publishes the legacy payload so old processes hear new ones', async () => {
+      const a = await instance({ legacyChannel: LEGACY_CHANNEL });
+      const old = bus.transport();
+      transports.push(old);
+      const heard: string[] = [];
+      await old.subscribe(LEGACY_CHANNEL, (payload) => heard.push(payload));
+      await a.invalidate('compat:deepseek');
+      await a.invalidateAll();
+      await settle();
+      expect(heard.map((p) => JSON.parse(p) as unknown)).to.deep.equal([
+        { slotId: 'compat:deepseek', _origin: a.instanceId },
+        { slotId: '*', _origin: a.instanceId },
+      ]);
+    });
+  });
+
+  it('a remote invalidation fences a load in flight', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const held = Promise.withResolvers<string>();
+    const pending = b.get('k', () => held.promise);
+    await a.invalidate('k');
+    await settle();
+    held.resolve('old');
+    expect(await pending).to.equal('old');
+    expect(b.has('k')).to.equal(false);
+    expect(b.stats().loadsDiscarded).to.equal(1);
+  });
+
+  it('a read on a peer that begins after the invalidation arrived never joins the load that began before it', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const held = Promise.withResolvers<string>();
+    const before = b.get('k', () => held.promise);
+    await a.invalidate('k');
+    await settle();
+    const after = b.get('k', () => 'new');
+    held.resolve('old');
+    expect(await before).to.equal('old');
+    expect(await after).to.equal('new');
+  });
+
+  describe('faults', () => {
+    let clock: sinon.SinonFakeTimers;
+    beforeEach(() => {
+      // sinon's defaults, queueMicrotask included: a test author's usual setup must not stall coalescing or delivery.
+      clock = sinon.useFakeTimers({ now: 0 });
+    });
+    afterEach(() => clock.restore());
+
+    it('starts degraded and connects once subscribed', async () => {
+      const transport = bus.transport();
+      transports.push(transport);
+      const cache = createCache<string>({ name: 'config', transport });
+      caches.push(cache);
+      expect(cache.snapshot().link).to.equal('degraded');
+      await cache.ready();
+      expect(cache.snapshot().link).to.equal('connected');
+      expect(cache.stats().degradations).to.equal(0);
+    });
+
+    it('while degraded, entries live at most degradedTtl; on reconnect everything cached before is dropped', async () => {
+      const transport = bus.transport();
+      const b = await instance({ ttl: 60_000, degradedTtl: 1_000 }, transport);
+      b.set('before', 'v');
+      transport.disconnect();
+      expect(b.snapshot().link).to.equal('degraded');
+      b.set('during', 'v');
+      clock.tick(999);
+      expect(b.has('before') && b.has('during')).to.equal(true);
+      clock.tick(1);
+      expect(b.has('before') || b.has('during')).to.equal(false);
+      b.set('late', 'v');
+      transport.reconnect();
+      expect(b.snapshot().link).to.equal('connected');
+      expect(b.has('late')).to.equal(false);
+      const resync = b.recentEvents().find((e) => e.type === 'invalidated' && e.reason === 'resync');
+      expect(resync).to.include({ scope: 'all', origin: 'local' });
+      expect(b.stats()).to.include({ resyncs: 1, degradations: 1 });
+      // Connected again: the normal ttl applies.
+      b.set('after', 'v');
+      clock.tick(30_000);
+      expect(b.has('after')).to.equal(true);
+    });
+
+    it('a failed publish drops locally at once, queues the key and sends it on reconnect', async () => {
+      const transport = bus.transport();
+      const a = await instance({}, transport);
+      const b = await instance();
+      b.set('k', 'v');
+      a.set('k', 'v');
+      transport.disconnect();
+      await a.invalidate('k');
+      expect(a.has('k')).to.equal(false);
+      expect(b.has('k')).to.equal(true);
+      expect(a.stats().publishFailures).to.equal(1);
+      expect(a.stats().publishQueueDepth).to.equal(1);
+      transport.reconnect();
+      await settle();
+      expect(b.has('k')).to.equal(false);
+      expect(a.stats().publishQueueDepth).to.equal(0);
+    });
+
+    it('retries the queue on a timer when the link is up but publishing failed', async () => {
+      const transport = bus.transport();
+      const a = await instance({ retryInterval: 500 }, transport);
+      const b = await instance();
+      b.set('k', 'v');
+      const publish = sinon.stub(transport, 'publish').rejects(new Error('broken pipe'));
+      await a.invalidate('k');
+      expect(b.has('k')).to.equal(true);
+      publish.restore();
+      clock.tick(500);
+      await settle();
+      expect(b.has('k')).to.equal(false);
+    });
+
+    it('overflow of the retry queue becomes one clear instead of losing keys', async () => {
+      const transport = bus.transport();
+      const a = await instance({ maxQueuedKeys: 2 }, transport);
+      const b = await instance();
+      for (const key of ['x', 'y', 'z', 'untouched']) b.set(key, key);
+      transport.disconnect();
+      await a.invalidate('x');
+      await a.invalidate('y');
+      await a.invalidate('z');
+      expect(a.stats().publishOverflows).to.equal(1);
+      // One clear waits in place of the keys.
+      expect(a.stats().publishQueueDepth).to.equal(1);
+      transport.reconnect();
+      await settle();
+      expect(b.stats().size).to.equal(0);
+      expect(b.stats().invalidations.remote.all).to.equal(1);
+    });
+  });
+});

@@ -1,0 +1,286 @@
+/**
+ * The event-sourcing contract, over random histories: `replay(events)` equals
+ * `cache.snapshot()` and `replayStats(events)` equals `cache.stats()`, and
+ * every read agrees with a deliberately naive reference model (an array in LRU
+ * order, linear scans, no cleverness).
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import sinon from 'sinon';
+import { createCache, replay, replayStats, type CacheEvent } from '../../src/index.ts';
+
+const KEYS = ['a', 'b', 'c', 'd'];
+
+type Command =
+  | { kind: 'getSync'; key: string; fail: boolean }
+  | { kind: 'get'; key: string }
+  | { kind: 'hold'; key: string }
+  | { kind: 'release'; pick: number; fail: boolean }
+  | { kind: 'set'; key: string; ttl: number | undefined }
+  | { kind: 'invalidate'; key: string }
+  | { kind: 'invalidateAll' }
+  | { kind: 'clear' }
+  | { kind: 'tick'; ms: number }
+  | { kind: 'peek'; key: string };
+
+const key = fc.constantFrom(...KEYS);
+const command: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('getSync' as const), key, fail: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('get' as const), key }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('hold' as const), key }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('release' as const), pick: fc.nat(), fail: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('set' as const), key, ttl: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('invalidate' as const), key }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('invalidateAll' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('clear' as const) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 30 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('peek' as const), key }) },
+);
+
+const config = fc.record({
+  maxEntries: fc.integer({ min: 1, max: 5 }),
+  ttl: fc.integer({ min: 1, max: 40 }),
+  staleIfError: fc.constantFrom(0, 10, 50),
+});
+
+type Outcome = { value: string } | { error: string };
+
+interface ModelEntry {
+  key: string;
+  value: string | undefined;
+  expiresAt: number;
+  live: boolean;
+}
+
+interface ModelLoad {
+  key: string;
+  fenced: boolean;
+  settle: PromiseWithResolvers<string>;
+  waiters: Promise<Outcome>[];
+  expected: Outcome[];
+}
+
+/** The reference model: what a cache with these options must answer. */
+class Model {
+  entries: ModelEntry[] = [];
+  loads: ModelLoad[] = [];
+
+  constructor(readonly options: { maxEntries: number; ttl: number; staleIfError: number }) {}
+
+  find(key: string): ModelEntry | undefined {
+    return this.entries.find((entry) => entry.key === key);
+  }
+
+  fresh(key: string, now: number): ModelEntry | undefined {
+    const entry = this.find(key);
+    return entry !== undefined && entry.live && entry.expiresAt > now ? entry : undefined;
+  }
+
+  /** A read: a hit moves the entry to the most recent end; a miss drops an entry past its stale window. */
+  read(key: string, now: number): string | undefined {
+    const entry = this.fresh(key, now);
+    if (entry !== undefined) {
+      this.entries = [...this.entries.filter((e) => e !== entry), entry];
+      return entry.value;
+    }
+    const old = this.find(key);
+    if (old !== undefined && old.live && old.expiresAt + this.options.staleIfError <= now) this.remove(key);
+    return undefined;
+  }
+
+  stale(key: string, now: number): string | undefined {
+    const entry = this.find(key);
+    if (entry === undefined || !entry.live) return undefined;
+    return entry.expiresAt <= now && now < entry.expiresAt + this.options.staleIfError ? entry.value : undefined;
+  }
+
+  store(key: string, value: string, expiresAt: number): void {
+    const existing = this.find(key);
+    if (existing === undefined && this.entries.length >= this.options.maxEntries) this.entries.shift();
+    this.remove(key);
+    this.entries.push({ key, value, expiresAt, live: true });
+    this.fence(key);
+  }
+
+  remove(key: string): void {
+    this.entries = this.entries.filter((entry) => entry.key !== key);
+  }
+
+  invalidate(key: string): void {
+    const entry = this.find(key);
+    if (entry !== undefined) {
+      entry.live = false;
+      entry.value = undefined;
+      this.entries = [entry, ...this.entries.filter((e) => e !== entry)];
+    }
+    this.fence(key);
+  }
+
+  invalidateAll(): void {
+    for (const entry of this.entries) {
+      entry.live = false;
+      entry.value = undefined;
+    }
+    this.fence(undefined);
+  }
+
+  fence(key: string | undefined): void {
+    for (const load of this.loads) if (key === undefined || load.key === key) load.fenced = true;
+  }
+}
+
+async function runHistory(options: { maxEntries: number; ttl: number; staleIfError: number }, commands: Command[]): Promise<void> {
+  const clock = sinon.useFakeTimers({ now: 1_000 });
+  try {
+    const cache = createCache<string>({ name: 'model', ...options });
+    const events: CacheEvent<string>[] = [];
+    cache.subscribe((event) => events.push(event));
+    const model = new Model(options);
+    let counter = 0;
+    const fresh = () => `v${++counter}`;
+    const outcome = (promise: Promise<string>): Promise<Outcome> =>
+      promise.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error: (error as Error).message }),
+      );
+
+    for (const step of commands) {
+      const now = Date.now();
+      switch (step.kind) {
+        case 'getSync': {
+          const expected = model.read(step.key, now);
+          const value = fresh();
+          let actual: Outcome;
+          try {
+            actual = {
+              value: cache.getSync(step.key, () => {
+                if (step.fail) throw new Error('load failed');
+                return value;
+              }),
+            };
+          } catch (error) {
+            actual = { error: (error as Error).message };
+          }
+          if (expected !== undefined) {
+            expect(actual, 'getSync hit').to.deep.equal({ value: expected });
+          } else if (step.fail) {
+            const stale = model.stale(step.key, now);
+            expect(actual, 'getSync failing load').to.deep.equal(stale === undefined ? { error: 'load failed' } : { value: stale });
+          } else {
+            expect(actual, 'getSync load').to.deep.equal({ value });
+            model.store(step.key, value, now + options.ttl);
+          }
+          break;
+        }
+        case 'get':
+        case 'hold': {
+          const expected = model.read(step.key, now);
+          // A load fenced by an invalidation or a newer value is never joined (contract point 1).
+          const joined = model.loads.find((load) => load.key === step.key && !load.fenced);
+          const value = fresh();
+          const settle = Promise.withResolvers<string>();
+          const loader = step.kind === 'get' ? () => value : () => settle.promise;
+          const result = outcome(cache.get(step.key, loader));
+          if (expected !== undefined) {
+            expect(await result, `${step.kind} hit`).to.deep.equal({ value: expected });
+          } else if (joined !== undefined) {
+            joined.waiters.push(result);
+          } else if (step.kind === 'get') {
+            expect(await result, 'get load').to.deep.equal({ value });
+            model.store(step.key, value, now + options.ttl);
+          } else {
+            model.loads.push({ key: step.key, fenced: false, settle, waiters: [result], expected: [] });
+          }
+          break;
+        }
+        case 'release': {
+          if (model.loads.length === 0) break;
+          const load = model.loads.splice(step.pick % model.loads.length, 1)[0]!;
+          const value = fresh();
+          let expected: Outcome;
+          if (step.fail) {
+            load.settle.reject(new Error('held load failed'));
+            // Fencing stops a value from being stored, not a newer value from being served stale.
+            const stale = model.stale(load.key, now);
+            expected = stale === undefined ? { error: 'held load failed' } : { value: stale };
+          } else {
+            load.settle.resolve(value);
+            expected = { value };
+            if (!load.fenced) model.store(load.key, value, now + options.ttl);
+          }
+          const results = await Promise.all(load.waiters);
+          for (const result of results) expect(result, 'held load callers').to.deep.equal(expected);
+          break;
+        }
+        case 'set': {
+          const value = fresh();
+          cache.set(step.key, value, step.ttl === undefined ? undefined : { ttl: step.ttl });
+          model.store(step.key, value, now + (step.ttl ?? options.ttl));
+          break;
+        }
+        case 'invalidate':
+          await cache.invalidate(step.key);
+          model.invalidate(step.key);
+          break;
+        case 'invalidateAll':
+          await cache.invalidateAll();
+          model.invalidateAll();
+          break;
+        case 'clear':
+          cache.clear();
+          model.entries = [];
+          model.fence(undefined);
+          break;
+        case 'tick':
+          clock.tick(step.ms);
+          break;
+        case 'peek':
+          expect(cache.peek(step.key), 'peek').to.equal(model.fresh(step.key, now)?.value);
+          break;
+      }
+      expect(cache.stats().size, 'size').to.equal(model.entries.filter((e) => e.live).length);
+    }
+
+    // Let held loads finish so the history ends with every load settled as well as mid-flight.
+    for (const load of model.loads) load.settle.resolve(fresh());
+    await Promise.all(model.loads.flatMap((load) => load.waiters));
+
+    expect(replay(events), 'replay(events) equals snapshot()').to.deep.equal(cache.snapshot());
+    const { size: _size, loadsInFlight: _inFlight, listenerErrors: _errors, link: _link, publishQueueDepth: _depth, ...counters } = cache.stats();
+    expect(replayStats(events), 'replayStats(events) equals stats()').to.deep.equal(counters);
+  } finally {
+    clock.restore();
+  }
+}
+
+describe('event sourcing: replay equals the live cache (property)', function () {
+  // 300 histories of up to 60 commands: about 2 s on a quiet 2-core machine.
+  this.timeout(60_000);
+
+  it('for random histories of reads, loads, writes, invalidations, capacity pressure and time', async () => {
+    await fc.assert(
+      fc.asyncProperty(config, fc.array(command, { minLength: 1, maxLength: 60 }), (options, commands) => runHistory(options, commands)),
+      { numRuns: Number(process.env.RUNS ?? 3000) },
+    );
+  });
+
+  it('replays a mid-flight history too (loads still running)', async () => {
+    const clock = sinon.useFakeTimers({ now: 0 });
+    try {
+      const cache = createCache<string>({ name: 'midflight', maxEntries: 2 });
+      const events: CacheEvent<string>[] = [];
+      cache.subscribe((event) => events.push(event));
+      const held = Promise.withResolvers<string>();
+      const pending = cache.get('a', () => held.promise);
+      cache.set('b', 'B');
+      await cache.invalidate('a');
+      expect(replay(events)).to.deep.equal(cache.snapshot());
+      expect(cache.snapshot().loads).to.have.length(1);
+      held.resolve('A');
+      await pending;
+      expect(replay(events)).to.deep.equal(cache.snapshot());
+    } finally {
+      clock.restore();
+    }
+  });
+});
