@@ -68,7 +68,7 @@ function decideRead<V>(state: CacheState<V>, command: ReadCommand): Decision<V> 
     }
   }
   events.push({ type: 'miss', key, at, reason });
-  const joinable = command.sync ? undefined : joinableLoad(state, key);
+  const joinable = command.sync ? undefined : joinableLoad(state, key, at);
   if (joinable !== undefined) {
     events.push({ type: 'load.joined', key, at, loadId: joinable.loadId });
     return { events, effects: [{ type: 'join-load', key, loadId: joinable.loadId }] };
@@ -82,7 +82,7 @@ function decideRead<V>(state: CacheState<V>, command: ReadCommand): Decision<V> 
 }
 
 function decideSet<V>(state: CacheState<V>, command: SetCommand<V>): Decision<V> {
-  return { events: storeEvents(state, command.key, command.value, command.ttl, command.at, 'set'), effects: [] };
+  return { events: storeEvents(state, command.key, command.value, command.ttl, command.at, command.at, 'set'), effects: [] };
 }
 
 /** Drops the key (or everything) here, fences its loads, and tells the peers when there are any. */

@@ -83,6 +83,7 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       return state;
     case 'link.changed':
       state.link = event.state;
+      state.degradedSince = event.state === 'degraded' ? event.at : undefined;
       if (event.entriesExpireBy !== undefined) state.entries.capExpiry(event.entriesExpireBy);
       return state;
     case 'published': {

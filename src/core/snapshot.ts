@@ -30,6 +30,7 @@ export interface LoadSnapshot {
 /** The whole state as plain data. Values are included: a snapshot never leaves the process by itself. */
 export interface CacheSnapshot<V> {
   readonly link: 'local' | LinkState;
+  readonly degradedSince: number | undefined;
   readonly entries: readonly EntrySnapshot<V>[];
   readonly loads: readonly LoadSnapshot[];
   /** Keys waiting for a publish retry, sorted; `clear` when a clear is owed instead. */
@@ -39,6 +40,7 @@ export interface CacheSnapshot<V> {
 export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
   return {
     link: state.link,
+    degradedSince: state.degradedSince,
     entries: [...state.entries.walk()],
     loads: [...state.loads.values()]
       .flat()

@@ -59,6 +59,8 @@ export interface CacheState<V> {
   readonly entries: EntryTable<V>;
   /** `local`: no transport. Otherwise whether other instances' invalidations reach this one. */
   link: 'local' | LinkState;
+  /** When the link was lost (while degraded): what this instance may have missed since then is what the degraded bound counts from. */
+  degradedSince: number | undefined;
   /** Loads in flight by key (usually one; more while a fenced or timed-out load still runs beside its successor). */
   readonly loads: Map<string, LoadRecord[]>;
   /** The highest load id handed out. */
@@ -71,6 +73,7 @@ export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> 
     policy,
     entries: new EntryTable<V>(),
     link: 'local',
+    degradedSince: undefined,
     loads: new Map(),
     lastLoadId: 0,
     retryQueue: { keys: new Set(), clear: false },
@@ -81,12 +84,19 @@ export function findLoad<V>(state: CacheState<V>, key: string, loadId: number): 
   return state.loads.get(key)?.find((load) => load.loadId === loadId);
 }
 
-/** The load a new read of `key` may share: the newest one nothing has fenced and that has not timed out. */
-export function joinableLoad<V>(state: CacheState<V>, key: string): LoadRecord | undefined {
+/**
+ * The load a read of `key` at `now` may share: the newest one, unless an
+ * invalidation or a newer value fenced it, it timed out, or (while degraded)
+ * what it read is already as old as the degraded bound allows: a peer's write
+ * since max(its start, the moment the link was lost) may have gone unheard.
+ */
+export function joinableLoad<V>(state: CacheState<V>, key: string, now: number): LoadRecord | undefined {
   const sameKey = state.loads.get(key);
   if (sameKey === undefined) return undefined;
   const newest = sameKey[sameKey.length - 1] as LoadRecord;
-  return newest.fencedBy === undefined && !newest.timedOut && !newest.sync ? newest : undefined;
+  if (newest.fencedBy !== undefined || newest.timedOut || newest.sync) return undefined;
+  if (state.link === 'degraded' && Math.max(newest.startedAt, state.degradedSince ?? newest.startedAt) + state.policy.degradedTtl <= now) return undefined;
+  return newest;
 }
 
 /** What waits for a retry: its keys, or 1 for a pending clear (which replaced them). */
@@ -108,8 +118,13 @@ export function freshSlot<V>(state: CacheState<V>, key: string, now: number): nu
   return slot;
 }
 
-/** The expired value of `key` still inside its stale-if-error window at `now`, if any. */
+/**
+ * The expired value of `key` still inside its stale-if-error window at `now`,
+ * if any. Never while degraded: an expired value may then be older than the
+ * degraded bound (a peer's invalidation may not have reached us).
+ */
 export function staleValue<V>(state: CacheState<V>, key: string, now: number): { value: V } | undefined {
+  if (state.link === 'degraded') return undefined;
   const entries = state.entries;
   const slot = entries.slot(key);
   if (slot === undefined || !entries.isLive(slot)) return undefined;

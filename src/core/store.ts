@@ -4,10 +4,13 @@ import type { CacheState } from './state.ts';
 
 /**
  * Storing a value: the least recently used slot makes room first when the
- * table is full, and while peers cannot reach us nothing lives longer than
- * `degradedTtl`.
+ * table is full, and while peers cannot reach us no value outlives the
+ * degraded bound. `readAt` is when the value was read from its source (a
+ * load's start; `at` for a set): a peer's write after max(readAt, the moment
+ * the link was lost) may have gone unheard, so the value may be served at most
+ * `degradedTtl` past that moment, however long its load took.
  */
-export function storeEvents<V>(state: CacheState<V>, key: string, value: V, ttl: number, at: number, source: StoreSource): CacheEvent<V>[] {
+export function storeEvents<V>(state: CacheState<V>, key: string, value: V, ttl: number, at: number, readAt: number, source: StoreSource): CacheEvent<V>[] {
   const entries = state.entries;
   const { policy } = state;
   const events: CacheEvent<V>[] = [];
@@ -18,8 +21,9 @@ export function storeEvents<V>(state: CacheState<V>, key: string, value: V, ttl:
       events.push({ type: 'evicted', key: entries.key(victim), at, reason: entries.isLive(victim) ? 'capacity' : 'tombstone' });
     }
   }
-  const lifetime = state.link === 'degraded' ? Math.min(ttl, policy.degradedTtl) : ttl;
-  events.push({ type: 'stored', key, at, expiresAt: at + lifetime, source, value });
+  let expiresAt = at + ttl;
+  if (state.link === 'degraded') expiresAt = Math.min(expiresAt, Math.max(readAt, state.degradedSince ?? readAt) + policy.degradedTtl);
+  events.push({ type: 'stored', key, at, expiresAt, source, value });
   return events;
 }
 

@@ -1,0 +1,286 @@
+/**
+ * The coherence contract, over random fleet histories. Several caches share a
+ * bus the test drives (deliver, delay, reorder, duplicate, drop, break and
+ * restore links); loaders read a model source of truth and resolve in any
+ * order under fc.scheduler; time moves under sinon's fake clock. The oracle is
+ * the README's contract:
+ *  1. a read that began after `invalidate` resolved on its instance never
+ *     returns a value older than that write;
+ *  2. a read on a peer that began after the write's message was delivered to
+ *     it never does either;
+ *  3. a read that begins while its instance is degraded never returns a value
+ *     older than a write by more than `degradedTtl` (from the moment that
+ *     write's `invalidate()` resolved).
+ * Time only passes while no message is in flight to a connected instance:
+ * while connected, a round trip takes no time here. And for every instance,
+ * `replay(events)` equals its snapshot and `replayStats(events)` its stats.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import sinon from 'sinon';
+import { createCache, replay, replayStats, type Cache, type CacheEvent } from '../../src/index.ts';
+import { ControlledBus, type ControlledEndpoint } from '../support/controlled-bus.ts';
+
+const KEYS = ['a', 'b', 'c'] as const;
+type Key = (typeof KEYS)[number];
+const DEGRADED_TTL = 50;
+
+type Step =
+  | { kind: 'read'; node: number; key: Key; sync: boolean; fail: boolean }
+  | { kind: 'write'; node: number; key: Key }
+  | { kind: 'writeAll'; node: number }
+  | { kind: 'fill'; node: number; key: Key }
+  | { kind: 'deliver'; pick: number }
+  | { kind: 'duplicate'; pick: number }
+  | { kind: 'drop'; pick: number }
+  | { kind: 'break'; node: number }
+  | { kind: 'restore'; node: number }
+  | { kind: 'resolve' }
+  | { kind: 'tick'; ms: number };
+
+function steps(nodes: number): fc.Arbitrary<Step[]> {
+  const node = fc.nat({ max: nodes - 1 });
+  const key = fc.constantFrom(...KEYS);
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('read' as const), node, key, sync: fc.boolean(), fail: fc.boolean() }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('write' as const), node, key }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('writeAll' as const), node }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('fill' as const), node, key }) },
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), pick: fc.nat() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const), pick: fc.nat() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('break' as const), node }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('restore' as const), node }) },
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant('resolve' as const) }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 40 }) }) },
+  );
+  return fc.array(step, { minLength: 5, maxLength: 80, size: 'max' });
+}
+
+const fleetConfig = fc.record({
+  ttl: fc.constantFrom(30, 1_000, 60_000),
+  staleIfError: fc.constantFrom(0, 100),
+  maxEntries: fc.constantFrom(2, 100),
+});
+
+/** A write whose invalidate() resolved with its message handed to the bus: the versions below it are stale from then on. */
+interface Write {
+  readonly key: Key;
+  readonly version: number;
+  readonly resolvedAt: number;
+}
+
+/** What one read may return at the least, fixed when it began (a failed read returns no value: `undefined`). */
+interface ReadCheck {
+  readonly label: string;
+  readonly result: Promise<number | undefined>;
+  readonly atLeast: number;
+}
+
+class Fleet {
+  readonly bus = new ControlledBus();
+  readonly caches: Cache<number>[] = [];
+  readonly endpoints: ControlledEndpoint[] = [];
+  readonly events: CacheEvent<number>[][] = [];
+  /** The source of truth: the current version of each key. */
+  readonly source = new Map<Key, number>(KEYS.map((key) => [key, 0]));
+  /** Per instance: the newest version of each key it must not read below (its own acknowledged writes, delivered messages). */
+  readonly floor: Map<Key, number>[] = [];
+  /** Per instance: the version of each key when it last invalidated it (what its messages carry). */
+  readonly invalidatedAt: Map<Key, number>[] = [];
+  /** The versions a message carries, by payload object identity of its send. */
+  readonly carried = new Map<string, Map<Key, number>[]>();
+  readonly writes: Write[] = [];
+  readonly reads: ReadCheck[] = [];
+
+  constructor(
+    nodes: number,
+    options: { ttl: number; staleIfError: number; maxEntries: number },
+    private readonly scheduler: fc.Scheduler,
+  ) {
+    this.bus.onPublish = (from, _channel, payload) => {
+      // What this payload tells a recipient: the publisher's versions of the keys it names (all keys for a clear).
+      const message = JSON.parse(payload) as { op: 'del' | 'clear'; keys?: string[] };
+      const versions = new Map<Key, number>();
+      const mine = this.invalidatedAt[from.index] as Map<Key, number>;
+      for (const key of message.op === 'clear' ? KEYS : (message.keys as Key[])) versions.set(key, mine.get(key) ?? 0);
+      const queue = this.carried.get(payload) ?? [];
+      queue.push(versions);
+      this.carried.set(payload, queue);
+    };
+    for (let i = 0; i < nodes; i++) {
+      const endpoint = this.bus.endpoint();
+      const cache = createCache<number>({ name: 'fleet', transport: endpoint, degradedTtl: DEGRADED_TTL, retryInterval: 20, metrics: false, tracing: false, ...options });
+      const events: CacheEvent<number>[] = [];
+      cache.subscribe((event) => events.push(event));
+      this.endpoints.push(endpoint);
+      this.caches.push(cache);
+      this.events.push(events);
+      this.floor.push(new Map());
+      this.invalidatedAt.push(new Map());
+    }
+  }
+
+  /** A loader reads the source when it is called; its answer (or its failure) arrives when the scheduler says. */
+  loader(key: Key, fail: boolean): () => Promise<number> {
+    return () => this.scheduler.schedule(fail ? Promise.reject(new Error('source down')) : Promise.resolve(this.source.get(key) as number), `load ${key}`);
+  }
+
+  /** The oldest version a read of `key` on `node` beginning now may return. */
+  atLeast(node: number, key: Key): number {
+    let least = this.floor[node]?.get(key) ?? 0;
+    // Writes whose publish failed (their key waits in the writer's retry queue) are not counted here: the
+    // writer's side of a fault is the fault suite's, and the bound from their ack is what it must add.
+    if (this.caches[node]?.stats().link === 'degraded') {
+      const now = Date.now();
+      for (const write of this.writes) if (write.key === key && now - write.resolvedAt > DEGRADED_TTL) least = Math.max(least, write.version);
+    }
+    return least;
+  }
+
+  raiseFloor(node: number, key: Key, version: number): void {
+    const floor = this.floor[node] as Map<Key, number>;
+    floor.set(key, Math.max(floor.get(key) ?? 0, version));
+  }
+
+  deliver(pick: number): void {
+    const index = this.bus.inFlight.length === 0 ? 0 : pick % this.bus.inFlight.length;
+    const message = this.bus.inFlight[index];
+    if (message === undefined) return;
+    const versions = this.carried.get(message.payload)?.[0];
+    this.bus.deliver(index);
+    if (message.to === message.from || versions === undefined) return;
+    for (const [key, version] of versions) this.raiseFloor(message.to.index, key, version);
+  }
+
+  /** Whether the writer handed its invalidation of `key` to the bus (it is not waiting in the retry queue). */
+  sent(writer: Cache<number>, key: Key): boolean {
+    const queue = writer.snapshot().retryQueue;
+    return !queue.clear && !queue.keys.includes(key);
+  }
+
+  /** Whether a message waits for a connected instance: time must not pass then (a round trip takes none here). */
+  inFlightToConnected(): boolean {
+    return this.bus.inFlight.some((message) => message.to.status === 'connected');
+  }
+}
+
+async function runFleet(nodes: number, config: { ttl: number; staleIfError: number; maxEntries: number }, history: Step[], s: fc.Scheduler): Promise<void> {
+  const clock = sinon.useFakeTimers({ now: 1_000 });
+  try {
+    const fleet = new Fleet(nodes, config, s);
+    await Promise.all(fleet.caches.map((cache) => cache.ready()));
+    let stepNumber = 0;
+    for (const step of history) {
+      stepNumber++;
+      switch (step.kind) {
+        case 'read': {
+          const cache = fleet.caches[step.node] as Cache<number>;
+          const atLeast = fleet.atLeast(step.node, step.key);
+          const label = `step ${stepNumber}: ${step.sync ? 'getSync' : 'get'}(${step.key}) on ${step.node}`;
+          if (step.sync) {
+            // A synchronous loader reads the source at once.
+            let value: number | undefined;
+            try {
+              value = cache.getSync(step.key, () => {
+                if (step.fail) throw new Error('source down');
+                return fleet.source.get(step.key) as number;
+              });
+            } catch {
+              value = undefined;
+            }
+            fleet.reads.push({ label, result: Promise.resolve(value), atLeast });
+          } else {
+            const result = cache.get(step.key, fleet.loader(step.key, step.fail)).catch(() => undefined);
+            fleet.reads.push({ label, result, atLeast });
+          }
+          break;
+        }
+        case 'write': {
+          const version = (fleet.source.get(step.key) as number) + 1;
+          fleet.source.set(step.key, version);
+          fleet.invalidatedAt[step.node]?.set(step.key, version);
+          const writer = fleet.caches[step.node] as Cache<number>;
+          await writer.invalidate(step.key);
+          if (fleet.sent(writer, step.key)) fleet.writes.push({ key: step.key, version, resolvedAt: Date.now() });
+          fleet.raiseFloor(step.node, step.key, version);
+          break;
+        }
+        case 'writeAll': {
+          const versions = KEYS.map((key) => [key, (fleet.source.get(key) as number) + 1] as const);
+          for (const [key, version] of versions) {
+            fleet.source.set(key, version);
+            fleet.invalidatedAt[step.node]?.set(key, version);
+          }
+          const writer = fleet.caches[step.node] as Cache<number>;
+          await writer.invalidateAll();
+          for (const [key, version] of versions) {
+            if (fleet.sent(writer, key)) fleet.writes.push({ key, version, resolvedAt: Date.now() });
+            fleet.raiseFloor(step.node, key, version);
+          }
+          break;
+        }
+        case 'fill':
+          (fleet.caches[step.node] as Cache<number>).set(step.key, fleet.source.get(step.key) as number);
+          break;
+        case 'deliver':
+          fleet.deliver(step.pick);
+          break;
+        case 'duplicate':
+          fleet.bus.duplicate(step.pick);
+          break;
+        case 'drop':
+          fleet.bus.drop(step.pick);
+          break;
+        case 'break':
+          fleet.endpoints[step.node]?.break();
+          break;
+        case 'restore':
+          fleet.endpoints[step.node]?.restore();
+          break;
+        case 'resolve':
+          if (s.count() > 0) await s.waitOne();
+          break;
+        case 'tick':
+          if (!fleet.inFlightToConnected()) await clock.tickAsync(step.ms);
+          break;
+      }
+    }
+    // Let every load and message finish, then judge every read.
+    while (s.count() > 0 || fleet.bus.inFlight.length > 0) {
+      if (s.count() > 0) await s.waitOne();
+      else fleet.deliver(0);
+    }
+    for (const read of fleet.reads) {
+      const value = await read.result;
+      if (value === undefined) continue;
+      expect(value, `${read.label} returned version ${value}, older than version ${read.atLeast} it follows`).to.be.at.least(read.atLeast);
+    }
+    for (const [i, cache] of fleet.caches.entries()) {
+      const events = fleet.events[i] as CacheEvent<number>[];
+      expect(replay(events), `replay(events) equals snapshot() on instance ${i}`).to.deep.equal(cache.snapshot());
+      const { size: _size, loadsInFlight: _inFlight, listenerErrors: _errors, link: _link, publishQueueDepth: _depth, ...counters } = cache.stats();
+      expect(replayStats(events), `replayStats(events) equals stats() on instance ${i}`).to.deep.equal(counters);
+    }
+    await Promise.all(fleet.caches.map((cache) => cache.close()));
+  } finally {
+    clock.restore();
+  }
+}
+
+describe('coherence contract over a fleet (property)', function () {
+  this.timeout(120_000);
+
+  it('holds for random fleets, faults, load orders and time', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 3 }).chain((nodes) => fc.tuple(fc.constant(nodes), steps(nodes))),
+        fleetConfig,
+        fc.scheduler(),
+        ([nodes, history], config, s) => runFleet(nodes, config, history, s),
+      ),
+      // FLEET_RUNS=20000 for a longer search; 1000 histories take about 3 s.
+      { numRuns: Number(process.env.FLEET_RUNS ?? 1000) },
+    );
+  });
+});

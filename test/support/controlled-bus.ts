@@ -1,0 +1,140 @@
+/**
+ * A transport whose network the test drives: every published payload waits
+ * in `inFlight` (one copy per subscribed endpoint, the publisher's own echo
+ * included, as Redis does) until the test delivers, duplicates or drops it,
+ * in any order. A link can be broken and restored: a broken endpoint neither
+ * sends (its publishes reject) nor receives (what was in flight to it is
+ * lost). A message is only ever lost with its link: a dropped message breaks
+ * its recipient's link, as a lost connection is the only way a message goes
+ * missing on a real pub/sub server.
+ */
+import { StatusBroadcaster } from '../../src/transports/status-listeners.ts';
+import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportSubscription } from '../../src/transports/transport.ts';
+
+export interface InFlight {
+  readonly from: ControlledEndpoint;
+  readonly to: ControlledEndpoint;
+  readonly channel: string;
+  readonly payload: string;
+}
+
+export class ControlledBus {
+  readonly endpoints: ControlledEndpoint[] = [];
+  readonly inFlight: InFlight[] = [];
+  /** Called for every payload an endpoint publishes (once, not per recipient). */
+  onPublish: ((from: ControlledEndpoint, channel: string, payload: string) => void) | undefined;
+
+  endpoint(): ControlledEndpoint {
+    const endpoint = new ControlledEndpoint(this, this.endpoints.length);
+    this.endpoints.push(endpoint);
+    return endpoint;
+  }
+
+  /** Delivers the message at `index` (taken modulo the queue length); returns it, or undefined when nothing is in flight. */
+  deliver(index: number): InFlight | undefined {
+    const message = this.take(index);
+    message?.to.receive(message.channel, message.payload);
+    return message;
+  }
+
+  /** Puts a second copy of the message at `index` in flight. */
+  duplicate(index: number): void {
+    if (this.inFlight.length === 0) return;
+    this.inFlight.push(this.inFlight[index % this.inFlight.length] as InFlight);
+  }
+
+  /** Loses the message at `index`, and with it its recipient's link. */
+  drop(index: number): void {
+    this.take(index)?.to.break();
+  }
+
+  /** Delivers everything in flight, oldest first. */
+  deliverAll(): void {
+    while (this.inFlight.length > 0) this.deliver(0);
+  }
+
+  /** @internal */
+  send(from: ControlledEndpoint, channel: string, payloads: readonly string[]): void {
+    for (const payload of payloads) {
+      this.onPublish?.(from, channel, payload);
+      for (const to of this.endpoints) if (to.hears(channel)) this.inFlight.push({ from, to, channel, payload });
+    }
+  }
+
+  /** @internal Loses whatever was in flight to `endpoint`. */
+  lose(endpoint: ControlledEndpoint): void {
+    for (let i = this.inFlight.length - 1; i >= 0; i--) if (this.inFlight[i]?.to === endpoint) this.inFlight.splice(i, 1);
+  }
+
+  private take(index: number): InFlight | undefined {
+    if (this.inFlight.length === 0) return undefined;
+    return this.inFlight.splice(index % this.inFlight.length, 1)[0];
+  }
+}
+
+export class ControlledEndpoint implements Transport {
+  readonly kind = 'controlled';
+  private readonly statuses = new StatusBroadcaster('connected');
+  private readonly listeners = new Map<string, Set<PayloadListener>>();
+
+  constructor(
+    private readonly bus: ControlledBus,
+    readonly index: number,
+  ) {}
+
+  get status(): TransportStatus {
+    return this.statuses.status;
+  }
+
+  subscribe(channel: string, listener: PayloadListener): Promise<TransportSubscription> {
+    let set = this.listeners.get(channel);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(channel, set);
+    }
+    set.add(listener);
+    return Promise.resolve({
+      unsubscribe: () => {
+        set.delete(listener);
+        return Promise.resolve();
+      },
+    });
+  }
+
+  publish(channel: string, payloads: readonly string[]): Promise<void> {
+    if (this.status !== 'connected') return Promise.reject(new Error(`endpoint ${this.index} is ${this.status}`));
+    this.bus.send(this, channel, payloads);
+    return Promise.resolve();
+  }
+
+  onStatus(listener: StatusListener): () => void {
+    return this.statuses.on(listener);
+  }
+
+  /** The link is lost: nothing is sent or received until `restore()`, and what was in flight to it is gone. */
+  break(): void {
+    this.bus.lose(this);
+    this.statuses.set('disconnected', 'connection-lost');
+  }
+
+  restore(): void {
+    this.statuses.set('connected', 'connected');
+  }
+
+  close(): Promise<void> {
+    this.listeners.clear();
+    this.bus.lose(this);
+    this.statuses.set('closed', 'closed');
+    return Promise.resolve();
+  }
+
+  /** @internal */
+  hears(channel: string): boolean {
+    return this.status === 'connected' && (this.listeners.get(channel)?.size ?? 0) > 0;
+  }
+
+  /** @internal */
+  receive(channel: string, payload: string): void {
+    if (this.status === 'connected') deliverPayload(this.listeners.get(channel), payload);
+  }
+}
