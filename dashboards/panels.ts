@@ -68,7 +68,7 @@ export const ROWS: readonly RowSpec[] = [
         unit: 'ops',
         queries: [
           { expr: `sum by (cache, outcome) (${rate('coherent_cache_loads_total')})`, legend: '{{cache}} {{outcome}}' },
-          { expr: `sum by (cache) (${rate('coherent_cache_loads_coalesced_total')})`, legend: '{{cache}} coalesced callers' },
+          { expr: `sum by (cache) (${rate('coherent_cache_load_joined_total')})`, legend: '{{cache}} joined callers' },
         ],
       },
       {
@@ -89,7 +89,7 @@ export const ROWS: readonly RowSpec[] = [
         unit: 'ops',
         queries: [
           { expr: `sum by (cache, outcome) (${rate('coherent_cache_loads_total', ',outcome=~"error|timeout"')})`, legend: '{{cache}} {{outcome}}' },
-          { expr: `sum by (cache) (${rate('coherent_cache_loads_stale_served_total')})`, legend: '{{cache}} served stale' },
+          { expr: `sum by (cache) (${rate('coherent_cache_load_served_stale_total')})`, legend: '{{cache}} served stale' },
         ],
       },
     ],
@@ -110,8 +110,8 @@ export const ROWS: readonly RowSpec[] = [
         kind: 'timeseries',
         unit: 'ops',
         queries: [
-          { expr: `sum by (cache) (${rate('coherent_cache_entries_evicted_total')})`, legend: '{{cache}} evicted' },
-          { expr: `sum by (cache) (${rate('coherent_cache_entries_expired_total')})`, legend: '{{cache}} expired' },
+          { expr: `sum by (cache) (${rate('coherent_cache_evicted_total')})`, legend: '{{cache}} evicted' },
+          { expr: `sum by (cache) (${rate('coherent_cache_expired_total')})`, legend: '{{cache}} expired' },
         ],
       },
     ],
@@ -124,7 +124,7 @@ export const ROWS: readonly RowSpec[] = [
         description: 'Invalidations applied per second, by origin (this instance, or another one through the transport) and scope (key, all).',
         kind: 'timeseries',
         unit: 'ops',
-        queries: [{ expr: `sum by (cache, origin, scope) (${rate('coherent_cache_invalidations_total')})`, legend: '{{cache}} {{origin}} {{scope}}' }],
+        queries: [{ expr: `sum by (cache, origin, scope) (${rate('coherent_cache_invalidated_total')})`, legend: '{{cache}} {{origin}} {{scope}}' }],
       },
       {
         title: 'Propagation lag',
@@ -142,7 +142,7 @@ export const ROWS: readonly RowSpec[] = [
         kind: 'timeseries',
         unit: 'short',
         queries: [
-          { expr: `sum by (cache) (${rate('coherent_cache_publish_failures_total')})`, legend: '{{cache}} failures/s' },
+          { expr: `sum by (cache) (${rate('coherent_cache_publish_failed_total')})`, legend: '{{cache}} failed/s' },
           { expr: `sum by (cache) (coherent_cache_publish_queue_depth${sel()})`, legend: '{{cache}} queued keys' },
         ],
       },
@@ -151,7 +151,7 @@ export const ROWS: readonly RowSpec[] = [
         description: 'Messages refused on the channel, by reason (malformed, oversized, other version, unsigned or forged, other cache).',
         kind: 'timeseries',
         unit: 'short',
-        queries: [{ expr: `sum by (cache, reason) (${rate('coherent_cache_messages_rejected_total')})`, legend: '{{cache}} {{reason}}' }],
+        queries: [{ expr: `sum by (cache, reason) (${rate('coherent_cache_message_rejected_total')})`, legend: '{{cache}} {{reason}}' }],
       },
       {
         title: 'Degraded instances and resyncs',

@@ -103,8 +103,8 @@ export function summarize(run: RunRecord): DemoSummary {
 export function invalidationCounts(slot: Slot): { local: number; remote: number } {
   const stats = slot.lastStats?.stats;
   return {
-    local: (stats?.invalidations.local.key ?? 0) + (stats?.invalidations.local.all ?? 0),
-    remote: (stats?.invalidations.remote.key ?? 0) + (stats?.invalidations.remote.all ?? 0),
+    local: (stats?.invalidated.local.key ?? 0) + (stats?.invalidated.local.all ?? 0),
+    remote: (stats?.invalidated.remote.key ?? 0) + (stats?.invalidated.remote.all ?? 0),
   };
 }
 

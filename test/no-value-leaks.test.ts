@@ -172,9 +172,9 @@ describe('no value leaks into telemetry, events or logs', () => {
     const stats = cache.stats();
     expect(stats.evicted).to.be.greaterThan(0);
     expect(stats.resyncs).to.equal(1);
-    expect(stats.staleServed).to.equal(2);
+    expect(stats.loadServedStale).to.equal(2);
     expect(stats.loads.timeout).to.equal(2);
-    expect(stats.rejected['not-json'] + stats.rejected['bad-shape'] + stats.rejected['other-cache']).to.equal(3);
+    expect(stats.messageRejected['not-json'] + stats.messageRejected['bad-shape'] + stats.messageRejected['other-cache']).to.equal(3);
 
     // Everything that leaves the cache, as text.
     const promText = await registry.metrics();

@@ -85,13 +85,13 @@ describe('SRE kit: dashboards against a real Prometheus', function () {
   it('the values tell the story that was driven', async () => {
     const hitRatio = await query('sum(rate(coherent_cache_requests_total{result="hit"}[15s])) / sum(rate(coherent_cache_requests_total[15s]))');
     expect(Number(hitRatio[0]?.value[1])).to.be.within(0.05, 0.95);
-    const remote = await query('sum(rate(coherent_cache_invalidations_total{origin="remote",scope="key"}[15s]))');
+    const remote = await query('sum(rate(coherent_cache_invalidated_total{origin="remote",scope="key"}[15s]))');
     expect(Number(remote[0]?.value[1])).to.be.greaterThan(0);
     const errors = await query('sum(rate(coherent_cache_loads_total{outcome="error"}[15s]))');
     expect(Number(errors[0]?.value[1])).to.be.greaterThan(0);
     const lagP99 = await query('histogram_quantile(0.99, sum by (le) (rate(coherent_cache_propagation_lag_bucket[15s])))');
     expect(Number(lagP99[0]?.value[1])).to.be.within(0, 0.25);
-    const rejected = await query('sum(coherent_cache_messages_rejected_total{reason="not-json"})');
+    const rejected = await query('sum(coherent_cache_message_rejected_total{reason="not-json"})');
     expect(Number(rejected[0]?.value[1])).to.be.greaterThan(0);
   });
 });

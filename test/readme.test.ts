@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { METRICS } from '../src/index.ts';
+import { COUNTERS, METRICS, replayStats } from '../src/index.ts';
 
 describe('README', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -17,5 +17,27 @@ describe('README', () => {
       expect(row, metric.prometheusName).to.be.a('string');
       expect(row).to.include(`| ${metric.kind} |`).and.to.include(['cache', ...metric.labels].join(', '));
     }
+  });
+
+  it('maps every counted event to its stats() field and counter, one name per fact', () => {
+    const lines = readme.split('\n');
+    const header = lines.indexOf('| event | `stats()` field | metric |');
+    expect(header, 'the event → stats() field → metric table').to.be.greaterThan(-1);
+    const rows = lines.slice(header + 2, lines.indexOf('', header)).map((line) => line.split('|').slice(1, -1).map((cell) => /`([^`]+)`/.exec(cell)?.[1] ?? cell.trim()));
+    const eventTypes = new Set([...readFileSync(new URL('../src/core/events.ts', import.meta.url), 'utf8').matchAll(/readonly type: '([^']+)'/g)].map((m) => m[1]));
+    const counters = replayStats([]) as unknown as Record<string, unknown>;
+    const counterNames = new Set(COUNTERS.map((m) => m.name));
+    // Per word group: the first word, then the rest in snake_case (`loadServedStale` → `load.served_stale`).
+    const dotted = (path: string) => path.split('.').map((part) => part.replace(/[A-Z]/, (c) => `.${c.toLowerCase()}`).replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)).join('.');
+    const kept = new Set(['coherent_cache.requests', 'coherent_cache.loads', 'coherent_cache.link.degradations']);
+    for (const [event = '', field = '', metric = ''] of rows) {
+      expect(eventTypes.has(event), `${event} is an event type`).to.equal(true);
+      expect(field.split('.').reduce<unknown>((at, key) => (at as Record<string, unknown>)[key], counters), `stats().${field}`).not.to.equal(undefined);
+      if (metric === '—') continue;
+      expect(counterNames.has(metric), `${metric} is a counter`).to.equal(true);
+      if (!kept.has(metric)) expect(metric, field).to.equal(`coherent_cache.${dotted(field)}`);
+    }
+    expect(rows.map((row) => row[2])).to.include.members([...counterNames]);
+    expect(rows.map((row) => row[1]?.split('.')[0])).to.include.members(Object.keys(counters));
   });
 });

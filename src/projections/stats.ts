@@ -2,7 +2,8 @@
  * The stats projection: monotonic counters folded from the event stream. It
  * only reads events (never state), so `replayStats(events)` equals what a live
  * cache reports. Telemetry reads these counters at collection time instead of
- * doing work per hit.
+ * doing work per hit. A field is named after the event it counts (the rule and
+ * its exceptions head src/telemetry/catalogue.ts).
  */
 import type { CacheEvent, InvalidationOrigin, MessageRejectReason, MissReason } from '../core/events.ts';
 
@@ -11,27 +12,29 @@ export interface CacheCounters {
   misses: Record<MissReason, number>;
   /** Loads by how they ended for their callers. */
   loads: { ok: number; error: number; timeout: number };
-  /** Callers that joined a load already in flight instead of starting one. */
-  coalesced: number;
-  /** Loads that failed or timed out and served the expired value instead (staleIfError). */
-  staleServed: number;
-  /** Load results not stored because an invalidation or a newer value overtook them. */
-  loadsDiscarded: number;
+  /** `load.joined`: callers that joined a load already in flight instead of starting one. */
+  loadJoined: number;
+  /** `loaded` / `load.timedout` with `servedStale`: the callers got the expired value instead (staleIfError). */
+  loadServedStale: number;
+  /** `load.discarded`: load results not stored because an invalidation or a newer value overtook them. */
+  loadDiscarded: number;
   stored: { load: number; set: number };
   expired: number;
   /** Values pushed out by `maxEntries` (reclaimed invalidation tombstones are not counted). */
   evicted: number;
-  invalidations: Record<InvalidationOrigin, { key: number; all: number }>;
-  /** Invalidations of everything after a transport gap. */
+  invalidated: Record<InvalidationOrigin, { key: number; all: number }>;
+  /** `invalidated` with reason `resync`: everything invalidated after a transport gap. */
   resyncs: number;
   cleared: number;
   /** Invalidation messages sent, and the keys they carried. */
   published: { messages: number; keys: number };
-  publishFailures: number;
-  /** Times the retry queue overflowed into a `clear`. */
-  publishOverflows: number;
-  rejected: Record<MessageRejectReason, number>;
-  /** Times the link to other instances was lost. */
+  /** `publish.failed`: publishes that failed (their keys wait in the retry queue). */
+  publishFailed: number;
+  /** `publish.failed` with `overflowed`: times the retry queue overflowed into a `clear`. */
+  publishOverflowed: number;
+  /** `message.rejected`, by reason. */
+  messageRejected: Record<MessageRejectReason, number>;
+  /** `link.changed` to `degraded` (not at start): times the link to other instances was lost. */
   degradations: number;
 }
 
@@ -40,19 +43,19 @@ export function zeroCounters(): CacheCounters {
     hits: 0,
     misses: { absent: 0, expired: 0, invalidated: 0 },
     loads: { ok: 0, error: 0, timeout: 0 },
-    coalesced: 0,
-    staleServed: 0,
-    loadsDiscarded: 0,
+    loadJoined: 0,
+    loadServedStale: 0,
+    loadDiscarded: 0,
     stored: { load: 0, set: 0 },
     expired: 0,
     evicted: 0,
-    invalidations: { local: { key: 0, all: 0 }, remote: { key: 0, all: 0 } },
+    invalidated: { local: { key: 0, all: 0 }, remote: { key: 0, all: 0 } },
     resyncs: 0,
     cleared: 0,
     published: { messages: 0, keys: 0 },
-    publishFailures: 0,
-    publishOverflows: 0,
-    rejected: {
+    publishFailed: 0,
+    publishOverflowed: 0,
+    messageRejected: {
       'too-large': 0,
       'not-json': 0,
       'bad-shape': 0,
@@ -88,20 +91,20 @@ export class StatsProjection {
       case 'message.received':
         return;
       case 'load.joined':
-        c.coalesced++;
+        c.loadJoined++;
         return;
       case 'loaded':
         // A load that timed out was counted then; its late end is not a second outcome.
         if (event.waiters === 0) return;
         c.loads[event.outcome]++;
-        if (event.servedStale) c.staleServed++;
+        if (event.servedStale) c.loadServedStale++;
         return;
       case 'load.timedout':
         c.loads.timeout++;
-        if (event.servedStale) c.staleServed++;
+        if (event.servedStale) c.loadServedStale++;
         return;
       case 'load.discarded':
-        c.loadsDiscarded++;
+        c.loadDiscarded++;
         return;
       case 'stored':
         c.stored[event.source]++;
@@ -113,7 +116,7 @@ export class StatsProjection {
         if (event.reason === 'capacity') c.evicted++;
         return;
       case 'invalidated':
-        c.invalidations[event.origin][event.scope]++;
+        c.invalidated[event.origin][event.scope]++;
         if (event.reason === 'resync') c.resyncs++;
         return;
       case 'cleared':
@@ -123,15 +126,15 @@ export class StatsProjection {
         if (event.state === 'degraded' && event.reason !== 'starting') c.degradations++;
         return;
       case 'message.rejected':
-        c.rejected[event.reason]++;
+        c.messageRejected[event.reason]++;
         return;
       case 'published':
         c.published.messages += event.messages;
         c.published.keys += event.keys.length;
         return;
       case 'publish.failed':
-        c.publishFailures++;
-        if (event.overflowed) c.publishOverflows++;
+        c.publishFailed++;
+        if (event.overflowed) c.publishOverflowed++;
         return;
       default:
         return assertNever(event);

@@ -9,6 +9,22 @@
  * histogram is `coherent_cache_load_duration`, in seconds, not `..._seconds`).
  *
  * Labels come from small fixed sets. A key is never a label.
+ *
+ * One name per fact, the event type: a count of an event is the stats field
+ * `camelCase(type)` and the metric `coherent_cache.<type>` (snake_case inside a
+ * dotted part): `publish.failed` → `publishFailed` → `coherent_cache.publish.failed`
+ * → `coherent_cache_publish_failed_total`. A count of an event's flag adds the
+ * flag to the event's subject (`publishOverflowed`, `loadServedStale` →
+ * `coherent_cache.load.served_stale`), sums of its numeric fields nest under the
+ * type (`published.messages`), and an enum field's values are labels (`reason`).
+ * Left as they are, and why:
+ * - `requests` (`hits`, `misses`) and `loads` (`loads.ok|error|timeout`): the
+ *   OpenTelemetry shape for operations, one plural instrument with the result
+ *   as an attribute; each folds two events, so no one type can name it.
+ * - `resyncs`: `invalidated` with reason `resync`, named by that reason.
+ * - `link.degradations` (`degradations`): the rule's `coherent_cache.link.degraded`
+ *   is the gauge's name, and two instruments cannot share one.
+ * - gauges and histograms: they measure a state or a duration, not an event count.
  */
 import type { CacheStats } from '../cache/cache.ts';
 
@@ -79,40 +95,40 @@ export const LOADS: CounterMetric = {
   ],
 };
 
-export const COALESCED: CounterMetric = {
+export const LOAD_JOINED: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.loads.coalesced',
-  prometheusName: 'coherent_cache_loads_coalesced_total',
+  name: 'coherent_cache.load.joined',
+  prometheusName: 'coherent_cache_load_joined_total',
   description: 'Callers that joined a load already in flight instead of starting one',
   unit: '{request}',
   labels: [],
-  read: (s) => one(s.coalesced),
+  read: (s) => one(s.loadJoined),
 };
 
-export const STALE_SERVED: CounterMetric = {
+export const LOAD_SERVED_STALE: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.loads.stale_served',
-  prometheusName: 'coherent_cache_loads_stale_served_total',
+  name: 'coherent_cache.load.served_stale',
+  prometheusName: 'coherent_cache_load_served_stale_total',
   description: 'Failed or timed-out loads answered with the expired value (staleIfError)',
   unit: '{load}',
   labels: [],
-  read: (s) => one(s.staleServed),
+  read: (s) => one(s.loadServedStale),
 };
 
-export const DISCARDED: CounterMetric = {
+export const LOAD_DISCARDED: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.loads.discarded',
-  prometheusName: 'coherent_cache_loads_discarded_total',
+  name: 'coherent_cache.load.discarded',
+  prometheusName: 'coherent_cache_load_discarded_total',
   description: 'Load results not stored because an invalidation or a newer value overtook them',
   unit: '{load}',
   labels: [],
-  read: (s) => one(s.loadsDiscarded),
+  read: (s) => one(s.loadDiscarded),
 };
 
 export const STORED: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.entries.stored',
-  prometheusName: 'coherent_cache_entries_stored_total',
+  name: 'coherent_cache.stored',
+  prometheusName: 'coherent_cache_stored_total',
   description: 'Values stored, by source: load or set',
   unit: '{entry}',
   labels: ['source'],
@@ -124,8 +140,8 @@ export const STORED: CounterMetric = {
 
 export const EXPIRED: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.entries.expired',
-  prometheusName: 'coherent_cache_entries_expired_total',
+  name: 'coherent_cache.expired',
+  prometheusName: 'coherent_cache_expired_total',
   description: 'Entries dropped after their ttl and stale-if-error window',
   unit: '{entry}',
   labels: [],
@@ -134,26 +150,26 @@ export const EXPIRED: CounterMetric = {
 
 export const EVICTED: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.entries.evicted',
-  prometheusName: 'coherent_cache_entries_evicted_total',
+  name: 'coherent_cache.evicted',
+  prometheusName: 'coherent_cache_evicted_total',
   description: 'Values pushed out by maxEntries (least recently used first)',
   unit: '{entry}',
   labels: [],
   read: (s) => one(s.evicted),
 };
 
-export const INVALIDATIONS: CounterMetric = {
+export const INVALIDATED: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.invalidations',
-  prometheusName: 'coherent_cache_invalidations_total',
+  name: 'coherent_cache.invalidated',
+  prometheusName: 'coherent_cache_invalidated_total',
   description: 'Invalidations applied, by origin (local, remote) and scope (key, all)',
   unit: '{invalidation}',
   labels: ['origin', 'scope'],
   read: (s) => [
-    [{ origin: 'local', scope: 'key' }, s.invalidations.local.key],
-    [{ origin: 'local', scope: 'all' }, s.invalidations.local.all],
-    [{ origin: 'remote', scope: 'key' }, s.invalidations.remote.key],
-    [{ origin: 'remote', scope: 'all' }, s.invalidations.remote.all],
+    [{ origin: 'local', scope: 'key' }, s.invalidated.local.key],
+    [{ origin: 'local', scope: 'all' }, s.invalidated.local.all],
+    [{ origin: 'remote', scope: 'key' }, s.invalidated.remote.key],
+    [{ origin: 'remote', scope: 'all' }, s.invalidated.remote.all],
   ],
 };
 
@@ -179,42 +195,42 @@ export const DEGRADATIONS: CounterMetric = {
 
 export const PUBLISHED: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.messages.published',
-  prometheusName: 'coherent_cache_messages_published_total',
+  name: 'coherent_cache.published.messages',
+  prometheusName: 'coherent_cache_published_messages_total',
   description: 'Invalidation messages sent to the other instances',
   unit: '{message}',
   labels: [],
   read: (s) => one(s.published.messages),
 };
 
-export const PUBLISH_FAILURES: CounterMetric = {
+export const PUBLISH_FAILED: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.publish.failures',
-  prometheusName: 'coherent_cache_publish_failures_total',
+  name: 'coherent_cache.publish.failed',
+  prometheusName: 'coherent_cache_publish_failed_total',
   description: 'Publishes that failed (their keys wait in the retry queue)',
   unit: '{publish}',
   labels: [],
-  read: (s) => one(s.publishFailures),
+  read: (s) => one(s.publishFailed),
 };
 
-export const PUBLISH_OVERFLOWS: CounterMetric = {
+export const PUBLISH_OVERFLOWED: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.publish.overflows',
-  prometheusName: 'coherent_cache_publish_overflows_total',
+  name: 'coherent_cache.publish.overflowed',
+  prometheusName: 'coherent_cache_publish_overflowed_total',
   description: 'Times the retry queue overflowed into one clear',
   unit: '{event}',
   labels: [],
-  read: (s) => one(s.publishOverflows),
+  read: (s) => one(s.publishOverflowed),
 };
 
-export const REJECTED: CounterMetric = {
+export const MESSAGE_REJECTED: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.messages.rejected',
-  prometheusName: 'coherent_cache_messages_rejected_total',
+  name: 'coherent_cache.message.rejected',
+  prometheusName: 'coherent_cache_message_rejected_total',
   description: 'Received messages refused, by reason',
   unit: '{message}',
   labels: ['reason'],
-  read: (s) => Object.entries(s.rejected).map(([reason, count]): Point => [{ reason }, count]),
+  read: (s) => Object.entries(s.messageRejected).map(([reason, count]): Point => [{ reason }, count]),
 };
 
 export const ENTRIES: GaugeMetric = {
@@ -280,19 +296,19 @@ export const PROPAGATION_LAG: HistogramMetric = {
 export const COUNTERS: readonly CounterMetric[] = [
   REQUESTS,
   LOADS,
-  COALESCED,
-  STALE_SERVED,
-  DISCARDED,
+  LOAD_JOINED,
+  LOAD_SERVED_STALE,
+  LOAD_DISCARDED,
   STORED,
   EXPIRED,
   EVICTED,
-  INVALIDATIONS,
+  INVALIDATED,
   RESYNCS,
   DEGRADATIONS,
   PUBLISHED,
-  PUBLISH_FAILURES,
-  PUBLISH_OVERFLOWS,
-  REJECTED,
+  PUBLISH_FAILED,
+  PUBLISH_OVERFLOWED,
+  MESSAGE_REJECTED,
 ];
 export const GAUGES: readonly GaugeMetric[] = [ENTRIES, LOADS_IN_FLIGHT, DEGRADED, QUEUE_DEPTH];
 export const HISTOGRAMS: readonly HistogramMetric[] = [LOAD_DURATION, PROPAGATION_LAG];

@@ -70,7 +70,7 @@ describe('cache: read-through', () => {
     expect(await Promise.all(callers)).to.deep.equal(['shared', 'shared', 'shared']);
     const loaded = cache.recentEvents().find((e) => e.type === 'loaded');
     expect(loaded).to.include({ outcome: 'ok', waiters: 3 });
-    expect(cache.stats().coalesced).to.equal(2);
+    expect(cache.stats().loadJoined).to.equal(2);
   });
 
   it('never caches a loader error, and every waiting caller gets it', async () => {
@@ -240,7 +240,7 @@ describe('cache: invalidation', () => {
     await cache.invalidate('k');
     expect(await cache.get('k', loader)).to.equal(2);
     expect(cache.stats().misses.invalidated).to.equal(1);
-    expect(cache.stats().invalidations.local).to.deep.equal({ key: 1, all: 0 });
+    expect(cache.stats().invalidated.local).to.deep.equal({ key: 1, all: 0 });
   });
 
   it('invalidateAll drops every entry', async () => {
@@ -326,7 +326,7 @@ describe('cache: fencing loads against invalidations', () => {
     calls[1]!.resolve('B');
     await Promise.all([pendingA, pendingB]);
     expect(cache.has('a') || cache.has('b')).to.equal(false);
-    expect(cache.stats().loadsDiscarded).to.equal(2);
+    expect(cache.stats().loadDiscarded).to.equal(2);
   });
 
   it('an invalidation of another key does not fence the load', async () => {
@@ -377,7 +377,7 @@ describe('cache: staleIfError', () => {
     expect(await cache.get('k', failing)).to.equal('v1');
     const loaded = cache.recentEvents().filter((e) => e.type === 'loaded').at(-1);
     expect(loaded).to.include({ outcome: 'error', servedStale: true });
-    expect(cache.stats().staleServed).to.equal(1);
+    expect(cache.stats().loadServedStale).to.equal(1);
     // Still expired: the next read tries the loader again.
     expect(await cache.get('k', () => 'v2')).to.equal('v2');
   });
@@ -462,7 +462,7 @@ describe('cache: loadTimeout', () => {
     calls[0]!.resolve('late');
     await clock.tickAsync(0);
     expect(cache.has('k')).to.equal(false);
-    expect(cache.stats().loadsDiscarded).to.equal(1);
+    expect(cache.stats().loadDiscarded).to.equal(1);
   });
 
   it('a caller after the timeout starts a fresh load, and the stale late one cannot overwrite it', async () => {

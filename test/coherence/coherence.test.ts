@@ -50,8 +50,8 @@ describe('coherence over the in-memory transport', () => {
     await a.invalidate('k');
     await settle();
     expect([a, b, c].map((cache) => cache.has('k'))).to.deep.equal([false, false, false]);
-    expect(b.stats().invalidations.remote).to.deep.equal({ key: 1, all: 0 });
-    expect(a.stats().invalidations.remote).to.deep.equal({ key: 0, all: 0 });
+    expect(b.stats().invalidated.remote).to.deep.equal({ key: 1, all: 0 });
+    expect(a.stats().invalidated.remote).to.deep.equal({ key: 0, all: 0 });
     const remote = b.recentEvents().find((e) => e.type === 'invalidated' && e.origin === 'remote');
     expect(remote).to.include({ key: 'k' });
     const source = remote?.type === 'invalidated' ? remote.remote : undefined;
@@ -66,7 +66,7 @@ describe('coherence over the in-memory transport', () => {
     await a.invalidateAll();
     await settle();
     expect(b.stats().size).to.equal(0);
-    expect(b.stats().invalidations.remote.all).to.equal(1);
+    expect(b.stats().invalidated.remote.all).to.equal(1);
   });
 
   it('never processes its own messages (self-echo)', async () => {
@@ -197,7 +197,7 @@ describe('coherence over the in-memory transport', () => {
     await attacker.publish('coherent-cache:config', hostile);
     await settle();
     expect(a.has('k')).to.equal(true);
-    expect(a.stats().rejected).to.include({ 'not-json': 1, 'bad-shape': 3, 'bad-key': 1, 'unknown-version': 1, 'too-large': 1, 'other-cache': 1 });
+    expect(a.stats().messageRejected).to.include({ 'not-json': 1, 'bad-shape': 3, 'bad-key': 1, 'unknown-version': 1, 'too-large': 1, 'other-cache': 1 });
     expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
   });
 
@@ -212,7 +212,7 @@ describe('coherence over the in-memory transport', () => {
       await unsigned.invalidate('k');
       await settle();
       expect(b.has('k')).to.equal(true);
-      expect(b.stats().rejected).to.include({ 'bad-signature': 1, unsigned: 1 });
+      expect(b.stats().messageRejected).to.include({ 'bad-signature': 1, unsigned: 1 });
       await a.invalidate('k');
       await settle();
       expect(b.has('k')).to.equal(false);
@@ -260,7 +260,7 @@ describe('coherence over the in-memory transport', () => {
     held.resolve('old');
     expect(await pending).to.equal('old');
     expect(b.has('k')).to.equal(false);
-    expect(b.stats().loadsDiscarded).to.equal(1);
+    expect(b.stats().loadDiscarded).to.equal(1);
   });
 
   it('a read on a peer that begins after the invalidation arrived never joins the load that began before it', async () => {
@@ -328,7 +328,7 @@ describe('coherence over the in-memory transport', () => {
       await a.invalidate('k');
       expect(a.has('k')).to.equal(false);
       expect(b.has('k')).to.equal(true);
-      expect(a.stats().publishFailures).to.equal(1);
+      expect(a.stats().publishFailed).to.equal(1);
       expect(a.stats().publishQueueDepth).to.equal(1);
       transport.reconnect();
       await settle();
@@ -359,13 +359,13 @@ describe('coherence over the in-memory transport', () => {
       await a.invalidate('x');
       await a.invalidate('y');
       await a.invalidate('z');
-      expect(a.stats().publishOverflows).to.equal(1);
+      expect(a.stats().publishOverflowed).to.equal(1);
       // One clear waits in place of the keys.
       expect(a.stats().publishQueueDepth).to.equal(1);
       transport.reconnect();
       await settle();
       expect(b.stats().size).to.equal(0);
-      expect(b.stats().invalidations.remote.all).to.equal(1);
+      expect(b.stats().invalidated.remote.all).to.equal(1);
     });
   });
 });

@@ -114,13 +114,13 @@ describe('setupTelemetry: the OpenTelemetry SDK in one call', function () {
     expect(valueOf(parsed, 'coherent_cache_requests_total', { ...orders, result: 'miss', reason: 'absent' })).to.equal(2);
     expect(valueOf(parsed, 'coherent_cache_loads_total', { ...orders, outcome: 'ok' })).to.equal(1);
     expect(valueOf(parsed, 'coherent_cache_loads_total', { ...orders, outcome: 'error' })).to.equal(1);
-    expect(valueOf(parsed, 'coherent_cache_entries_stored_total', { ...orders, source: 'load' })).to.equal(1);
-    expect(valueOf(parsed, 'coherent_cache_entries_stored_total', { ...orders, source: 'set' })).to.equal(2);
-    expect(valueOf(parsed, 'coherent_cache_entries_evicted_total', orders)).to.equal(1);
-    expect(valueOf(parsed, 'coherent_cache_invalidations_total', { ...orders, origin: 'local', scope: 'key' })).to.equal(1);
-    expect(valueOf(parsed, 'coherent_cache_invalidations_total', { ...orders, origin: 'remote', scope: 'key' })).to.equal(1);
-    expect(valueOf(parsed, 'coherent_cache_messages_published_total', orders)).to.equal(1);
-    expect(valueOf(parsed, 'coherent_cache_messages_rejected_total', { ...orders, reason: 'not-json' })).to.equal(1);
+    expect(valueOf(parsed, 'coherent_cache_stored_total', { ...orders, source: 'load' })).to.equal(1);
+    expect(valueOf(parsed, 'coherent_cache_stored_total', { ...orders, source: 'set' })).to.equal(2);
+    expect(valueOf(parsed, 'coherent_cache_evicted_total', orders)).to.equal(1);
+    expect(valueOf(parsed, 'coherent_cache_invalidated_total', { ...orders, origin: 'local', scope: 'key' })).to.equal(1);
+    expect(valueOf(parsed, 'coherent_cache_invalidated_total', { ...orders, origin: 'remote', scope: 'key' })).to.equal(1);
+    expect(valueOf(parsed, 'coherent_cache_published_messages_total', orders)).to.equal(1);
+    expect(valueOf(parsed, 'coherent_cache_message_rejected_total', { ...orders, reason: 'not-json' })).to.equal(1);
     expect(valueOf(parsed, 'coherent_cache_entries', orders)).to.equal(0);
     expect(valueOf(parsed, 'coherent_cache_link_degraded', orders)).to.equal(0);
     for (const outcome of ['ok', 'error']) {

@@ -41,9 +41,9 @@ describe('OpenTelemetry metrics', () => {
     expect(pointValue(requests, { cache: 'config', result: 'hit' })).to.equal(1);
     expect(pointValue(requests, { cache: 'config', result: 'miss', reason: 'absent' })).to.equal(2);
     expect(pointValue(byName.get('coherent_cache.loads'), { outcome: 'error' })).to.equal(1);
-    expect(pointValue(byName.get('coherent_cache.entries.evicted'), {})).to.equal(1);
-    expect(pointValue(byName.get('coherent_cache.invalidations'), { origin: 'local', scope: 'key' })).to.equal(1);
-    expect(pointValue(peerByName.get('coherent_cache.invalidations'), { origin: 'remote', scope: 'key' })).to.equal(1);
+    expect(pointValue(byName.get('coherent_cache.evicted'), {})).to.equal(1);
+    expect(pointValue(byName.get('coherent_cache.invalidated'), { origin: 'local', scope: 'key' })).to.equal(1);
+    expect(pointValue(peerByName.get('coherent_cache.invalidated'), { origin: 'remote', scope: 'key' })).to.equal(1);
     expect(pointValue(byName.get('coherent_cache.link.degraded'), {})).to.equal(0);
     const durations = byName.get('coherent_cache.load.duration');
     expect(durations?.descriptor.unit).to.equal('s');

@@ -130,15 +130,15 @@ describe('prom-client bridge', () => {
     expect(valueOf(metrics, 'coherent_cache_loads_total', { ...labels, outcome: 'error' })).to.equal(1);
     expect(valueOf(metrics, 'coherent_cache_loads_total', { ...labels, outcome: 'timeout' })).to.equal(1);
     expect(valueOf(metrics, 'coherent_cache_loads_in_flight', labels)).to.equal(1); // the hung loader still runs
-    expect(valueOf(metrics, 'coherent_cache_entries_stored_total', { ...labels, source: 'load' })).to.equal(4);
-    expect(valueOf(metrics, 'coherent_cache_entries_stored_total', { ...labels, source: 'set' })).to.equal(1);
-    expect(valueOf(metrics, 'coherent_cache_entries_expired_total', labels)).to.equal(1);
-    expect(valueOf(metrics, 'coherent_cache_invalidations_total', { ...labels, origin: 'local', scope: 'key' })).to.equal(1);
-    expect(valueOf(metrics, 'coherent_cache_invalidations_total', { ...labels, origin: 'remote', scope: 'key' })).to.equal(1);
-    expect(valueOf(metrics, 'coherent_cache_invalidations_total', { ...labels, origin: 'local', scope: 'all' })).to.equal(0);
-    expect(valueOf(metrics, 'coherent_cache_messages_published_total', labels)).to.equal(1);
-    expect(valueOf(metrics, 'coherent_cache_messages_rejected_total', { ...labels, reason: 'not-json' })).to.equal(1);
-    expect(valueOf(metrics, 'coherent_cache_messages_rejected_total', { ...labels, reason: 'bad-signature' })).to.equal(0);
+    expect(valueOf(metrics, 'coherent_cache_stored_total', { ...labels, source: 'load' })).to.equal(4);
+    expect(valueOf(metrics, 'coherent_cache_stored_total', { ...labels, source: 'set' })).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_expired_total', labels)).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_invalidated_total', { ...labels, origin: 'local', scope: 'key' })).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_invalidated_total', { ...labels, origin: 'remote', scope: 'key' })).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_invalidated_total', { ...labels, origin: 'local', scope: 'all' })).to.equal(0);
+    expect(valueOf(metrics, 'coherent_cache_published_messages_total', labels)).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_message_rejected_total', { ...labels, reason: 'not-json' })).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_message_rejected_total', { ...labels, reason: 'bad-signature' })).to.equal(0);
     expect(valueOf(metrics, 'coherent_cache_entries', labels)).to.equal(2); // a, short (b was invalidated remotely)
     expect(valueOf(metrics, 'coherent_cache_link_degraded', labels)).to.equal(0);
     const okLoads = histogramOf(metrics, 'coherent_cache_load_duration', { ...labels, outcome: 'ok' });
@@ -160,7 +160,7 @@ describe('prom-client bridge', () => {
     metrics = await scrape(registry);
     expect(valueOf(metrics, 'coherent_cache_link_degraded', labels)).to.equal(1);
     expect(valueOf(metrics, 'coherent_cache_link_degradations_total', labels)).to.equal(1);
-    expect(valueOf(metrics, 'coherent_cache_publish_failures_total', labels)).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_publish_failed_total', labels)).to.equal(1);
     expect(valueOf(metrics, 'coherent_cache_publish_queue_depth', labels)).to.equal(1);
     const resynced = waitForEvent(cache, 'a resync', (e) => e.type === 'invalidated' && e.reason === 'resync');
     const republished = waitForEvent(cache, 'the queued key published', (e) => e.type === 'published');
@@ -172,13 +172,13 @@ describe('prom-client bridge', () => {
     metrics = await scrape(registry);
     expect(valueOf(metrics, 'coherent_cache_link_degraded', labels)).to.equal(0);
     expect(valueOf(metrics, 'coherent_cache_resyncs_total', labels)).to.equal(1);
-    expect(valueOf(metrics, 'coherent_cache_invalidations_total', { ...labels, origin: 'local', scope: 'all' })).to.equal(1);
-    expect(valueOf(metrics, 'coherent_cache_invalidations_total', { ...labels, origin: 'local', scope: 'key' })).to.equal(2);
+    expect(valueOf(metrics, 'coherent_cache_invalidated_total', { ...labels, origin: 'local', scope: 'all' })).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_invalidated_total', { ...labels, origin: 'local', scope: 'key' })).to.equal(2);
     expect(valueOf(metrics, 'coherent_cache_publish_queue_depth', labels)).to.equal(0);
-    expect(valueOf(metrics, 'coherent_cache_messages_published_total', labels)).to.equal(2);
-    expect(valueOf(metrics, 'coherent_cache_entries_evicted_total', labels)).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_published_messages_total', labels)).to.equal(2);
+    expect(valueOf(metrics, 'coherent_cache_evicted_total', labels)).to.equal(1);
     expect(valueOf(metrics, 'coherent_cache_entries', labels)).to.equal(3);
-    expect(valueOf(metrics, 'coherent_cache_entries_stored_total', { ...labels, source: 'set' })).to.equal(5);
+    expect(valueOf(metrics, 'coherent_cache_stored_total', { ...labels, source: 'set' })).to.equal(5);
 
     unregister();
     await Promise.all([cache.close(), peer.close()]);

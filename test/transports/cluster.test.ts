@@ -193,13 +193,13 @@ describe('cluster transport (real node:cluster primary and workers)', function (
   it('a killed worker does not stop the others', async () => {
     await drive().request({ op: 'kill', index: 2 });
     expect(await exitOf(2)).to.include({ signal: 'SIGKILL' });
-    const failuresBefore = (await statsOf(0)).publishFailures;
+    const failuresBefore = (await statsOf(0)).publishFailed;
     await toWorker(1, { op: 'set', key: 'k4', value: 'v' });
     await toWorker(0, { op: 'invalidate', key: 'k4' });
     await pushFrom(1, remoteKey('k4'));
     await pushFrom('primary', remoteKey('k4'));
     expect(await toWorker(1, { op: 'has', key: 'k4' })).to.equal(false);
-    expect((await statsOf(0)).publishFailures).to.equal(failuresBefore);
+    expect((await statsOf(0)).publishFailed).to.equal(failuresBefore);
   });
 
   it('a worker whose IPC channel closes reports the lost link before it exits', async () => {

@@ -41,7 +41,7 @@ describe('redis transport (real redis-server)', function () {
     await Promise.all([a.ready(), b.ready()]);
     a.set('k', 'v');
     await expectInvalidationReaches(a, b);
-    expect(a.stats().invalidations.remote.key).to.equal(0);
+    expect(a.stats().invalidated.remote.key).to.equal(0);
   });
 
   it('between real processes: a write in one is seen by the others', async () => {
@@ -67,7 +67,7 @@ describe('redis transport (real redis-server)', function () {
     expect(a.snapshot().link).to.equal('degraded');
     expect(await a.get('k', () => 'local')).to.equal('local');
     await a.invalidate('k');
-    expect(a.stats().publishFailures).to.be.at.least(1);
+    expect(a.stats().publishFailed).to.be.at.least(1);
     expect(a.stats().publishQueueDepth).to.equal(1);
     const flushed = waitForEvent(a, 'the queued publish', (e) => e.type === 'published' && e.keys.length === 1 && a.stats().publishQueueDepth === 0);
     await server.restart();
@@ -122,7 +122,7 @@ describe('redis transport (real redis-server)', function () {
     await server.pause();
     await a.invalidate('k');
     expect(a.has('k')).to.equal(false);
-    expect(a.stats().publishFailures).to.equal(1);
+    expect(a.stats().publishFailed).to.equal(1);
     const flushed = waitForEvent(a, 'queued publish sent', (e) => e.type === 'published' && a.stats().publishQueueDepth === 0, 15_000);
     await server.resume();
     await flushed;
@@ -142,7 +142,7 @@ describe('redis transport (real redis-server)', function () {
     const dropped = waitForEvent(a, 'valid remote invalidation', (e) => e.type === 'invalidated' && e.origin === 'remote');
     await raw.publish('coherent-cache:config', JSON.stringify({ v: 1, cache: 'config', op: 'del', keys: ['k'], origin: 'inst_other', sentAt: Date.now() }));
     await dropped;
-    expect(a.stats().rejected).to.include({ 'not-json': 1, 'too-large': 1 });
+    expect(a.stats().messageRejected).to.include({ 'not-json': 1, 'too-large': 1 });
   });
 
   it('speaks the legacy format with an old process on sentri:compat-config:invalidate', async () => {
