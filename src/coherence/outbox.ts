@@ -12,7 +12,8 @@ import { errorType } from '../cache/errors.ts';
 import { afterThisTick } from '../cache/defer.ts';
 import type { TraceHooks } from '../cache/tracing.ts';
 import { encodeLegacy } from '../protocol/legacy.ts';
-import { MessageWriter, ProtocolEncodeError, type ProtocolLimits, type Secret } from '../protocol/message.ts';
+import { ProtocolEncodeError, type ProtocolLimits, type Secret } from '../protocol/message.ts';
+import { MessageWriter } from '../protocol/writer.ts';
 import type { Transport } from '../transports/transport.ts';
 import { AwaitedEchoes } from './echoes.ts';
 

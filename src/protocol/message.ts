@@ -13,7 +13,6 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readCanonical } from './canonical-reader.ts';
-import { IntegerText, quoteJson } from './json-text.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -248,7 +247,7 @@ type Validated = { readonly ok: true; readonly message: InvalidationMessage; rea
  * keys array is the parsed one, which the parser made fresh and which holds
  * nothing but the strings checked here.
  */
-function validate(object: Readonly<Record<string, unknown>>, limits: ProtocolLimits): Validated | DecodeFailure {
+export function validate(object: Readonly<Record<string, unknown>>, limits: ProtocolLimits): Validated | DecodeFailure {
   // The version comes first so a future version's message (with new fields) is
   // counted as `unknown-version` rather than `bad-shape`.
   const v = own(object, 'v');
@@ -325,7 +324,7 @@ function validateFields(
 }
 
 /** A message from checked parts: `keys` undefined for a clear; no `traceparent` field when there is none. */
-function messageOf(cache: string, origin: string, sentAt: number, keys: readonly string[] | undefined, traceparent: string | undefined): InvalidationMessage {
+export function messageOf(cache: string, origin: string, sentAt: number, keys: readonly string[] | undefined, traceparent: string | undefined): InvalidationMessage {
   // Literals rather than spreads: this runs on every received message.
   const v = PROTOCOL_VERSION;
   if (keys === undefined) return traceparent === undefined ? { v, cache, op: 'clear', origin, sentAt } : { v, cache, op: 'clear', origin, sentAt, traceparent };
@@ -397,95 +396,4 @@ export function decodeMessage(raw: string | Uint8Array, options: DecodeOptions =
     if (failure !== undefined) return failure;
   }
   return { ok: true, message: checked.message };
-}
-
-/**
- * Serializes a message. Throws `ProtocolEncodeError` when receivers with
- * `options.limits` would reject it (e.g. too many keys: split the keys, or
- * publish a clear), and a RangeError for an empty secret.
- */
-export function encodeMessage(message: InvalidationMessage, options: EncodeOptions = {}): string {
-  const limits = options.limits ?? DEFAULT_LIMITS;
-  // Validate the known fields only: the caller's object may carry extra properties.
-  const fields: Record<string, unknown> = { v: message.v, cache: message.cache, op: message.op, origin: message.origin, sentAt: message.sentAt };
-  if (message.op === 'del') fields.keys = message.keys;
-  if (message.traceparent !== undefined) fields.traceparent = message.traceparent;
-  const checked = validate(fields, limits);
-  if (!checked.ok) throw new ProtocolEncodeError(checked.reason, checked.detail);
-  return serializeMessage(checked.message, limits, options.secret);
-}
-
-/**
- * The wire form of a message already known to be valid (validated, or built by
- * the cache from checked parts: its name, its instance id, keys within the
- * length limit). Only the byte size is left to check. Throws like encodeMessage.
- */
-export function serializeMessage(message: InvalidationMessage, limits: ProtocolLimits, secret: Secret | undefined): string {
-  const wire: Record<string, unknown> = { v: message.v, cache: message.cache, op: message.op };
-  if (message.op === 'del') wire.keys = message.keys;
-  wire.origin = message.origin;
-  wire.sentAt = message.sentAt;
-  if (message.traceparent !== undefined) wire.traceparent = message.traceparent;
-  if (secret !== undefined) {
-    if (secret.length === 0) throw new RangeError('the signing secret must not be empty');
-    wire.sig = signatureOf(message, secret);
-  }
-  return sized(JSON.stringify(wire), limits);
-}
-
-/** Returns `text` when it fits `limits.maxMessageBytes`; throws a `too-large` ProtocolEncodeError otherwise. */
-function sized(text: string, limits: ProtocolLimits): string {
-  // UTF-8 is at most 3 bytes per UTF-16 unit: measure only when it could matter.
-  if (text.length * 3 > limits.maxMessageBytes) {
-    const bytes = Buffer.byteLength(text, 'utf8');
-    if (bytes > limits.maxMessageBytes) throw new ProtocolEncodeError('too-large', `message is ${bytes} bytes, limit ${limits.maxMessageBytes}`);
-  }
-  return text;
-}
-
-/**
- * Writes the messages of one publisher: one cache name, one instance id. The
- * parts that never change are serialized once, so an unsigned message is a few
- * string concatenations, byte for byte what `serializeMessage` writes (the
- * field order above; keys and the timestamp through json-text.ts, which writes
- * what JSON.stringify does). A signed message goes through `serializeMessage`.
- * The caller vouches for what it passes, as for `serializeMessage`.
- */
-export class MessageWriter {
-  /** `{"v":1,"cache":"…","op":` */
-  private readonly head: string;
-  /** `,"origin":"…","sentAt":` */
-  private readonly originPart: string;
-  private readonly sentAtText = new IntegerText();
-
-  constructor(
-    private readonly cache: string,
-    private readonly origin: string,
-    private readonly limits: ProtocolLimits,
-    private readonly secret: Secret | undefined,
-  ) {
-    if (secret !== undefined && secret.length === 0) throw new RangeError('the signing secret must not be empty');
-    this.head = `{"v":${PROTOCOL_VERSION},"cache":${JSON.stringify(cache)},"op":`;
-    this.originPart = `,"origin":${JSON.stringify(origin)},"sentAt":`;
-  }
-
-  del(keys: readonly string[], sentAt: number, traceparent: string | undefined): string {
-    if (this.secret !== undefined) return this.signed(keys, sentAt, traceparent);
-    let list = '';
-    for (const key of keys) list += list === '' ? quoteJson(key) : `,${quoteJson(key)}`;
-    return sized(`${this.head}"del","keys":[${list}]${this.originPart}${this.sentAtText.of(sentAt)}${this.tail(traceparent)}`, this.limits);
-  }
-
-  clear(sentAt: number, traceparent: string | undefined): string {
-    if (this.secret !== undefined) return this.signed(undefined, sentAt, traceparent);
-    return sized(`${this.head}"clear"${this.originPart}${this.sentAtText.of(sentAt)}${this.tail(traceparent)}`, this.limits);
-  }
-
-  private tail(traceparent: string | undefined): string {
-    return traceparent === undefined ? '}' : `,"traceparent":${JSON.stringify(traceparent)}}`;
-  }
-
-  private signed(keys: readonly string[] | undefined, sentAt: number, traceparent: string | undefined): string {
-    return serializeMessage(messageOf(this.cache, this.origin, sentAt, keys, traceparent), this.limits, this.secret);
-  }
 }

@@ -15,10 +15,10 @@ import {
   decodeMessage,
   isValidTraceparent,
   resolveLimits,
-  serializeMessage,
   type InvalidationMessage,
   type ProtocolLimits,
 } from '../../src/protocol/message.ts';
+import { serializeMessage } from '../../src/protocol/writer.ts';
 import { RedisTransport, type RedisTransportOptions } from '../../src/transports/redis.ts';
 
 /** A 1000-character value no message may quote back, even in part. */

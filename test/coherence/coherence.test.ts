@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { createCache, LEGACY_CHANNEL, MemoryBus, type Cache, type CacheEvent, type CacheOptions, type MemoryTransport } from '../../src/index.ts';
-import { encodeMessage } from '../../src/protocol/message.ts';
+import { encodeMessage } from '../../src/protocol/writer.ts';
 import { MAX_AWAITED_ECHO_LENGTH, MAX_AWAITED_ECHOES } from '../../src/coherence/echoes.ts';
 
 /** Lets queued microtasks (coalescing, in-memory delivery) run. */

@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { readCanonical } from '../../src/protocol/canonical-reader.ts';
-import { DEFAULT_LIMITS, MessageWriter, decodeMessage, resolveLimits } from '../../src/protocol/message.ts';
+import { DEFAULT_LIMITS, decodeMessage, resolveLimits } from '../../src/protocol/message.ts';
+import { MessageWriter } from '../../src/protocol/writer.ts';
 
 // eslint-disable-next-line no-control-regex -- the characters that force the full parser
 const ESCAPED = /[\\\u0000-\u001f]/;

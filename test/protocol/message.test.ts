@@ -5,17 +5,16 @@ import sinon from 'sinon';
 import {
   DEFAULT_LIMITS,
   PROTOCOL_VERSION,
-  MessageWriter,
   ProtocolEncodeError,
   REJECT_REASONS,
   decodeMessage,
-  encodeMessage,
   isValidTraceparent,
   newInstanceId,
   resolveLimits,
   signatureOf,
 } from '../../src/protocol/message.ts';
 import type { DecodeResult, InvalidationMessage, InvalidationOp, RejectReason } from '../../src/protocol/message.ts';
+import { MessageWriter, encodeMessage } from '../../src/protocol/writer.ts';
 import { LEGACY_CHANNEL, LEGACY_CLEAR_ALL, decodeLegacy, encodeLegacy } from '../../src/protocol/legacy.ts';
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
