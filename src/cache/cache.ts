@@ -117,13 +117,13 @@ export class Cache<V> {
    */
   get(key: string, loader: Loader<V>, options?: EntryOptions): Promise<V> {
     const slot = this.freshSlot(key);
-    if (slot !== NONE) {
-      this.hit(key, slot);
+    if (slot !== NONE && !this.listeners.observesHits) {
+      this.hit(slot);
       return Promise.resolve(this.state.entries.value(slot));
     }
     try {
-      this.assertUsable(key, loader);
-      const reply = this.read(key, loader, options, false);
+      if (slot === NONE) this.assertUsable(key, loader);
+      const reply = this.read(key, loader, options, false, slot !== NONE);
       return reply?.kind === 'promise' ? reply.promise : Promise.resolve((reply as { value: V }).value);
     } catch (error) {
       return rejected(error);
@@ -133,12 +133,12 @@ export class Cache<V> {
   /** Synchronous read-through for synchronous loaders (the original module's API); same events as `get`. */
   getSync(key: string, loader: SyncLoader<V>, options?: EntryOptions): V {
     const slot = this.freshSlot(key);
-    if (slot !== NONE) {
-      this.hit(key, slot);
+    if (slot !== NONE && !this.listeners.observesHits) {
+      this.hit(slot);
       return this.state.entries.value(slot);
     }
-    this.assertUsable(key, loader);
-    return (this.read(key, loader, options, true) as { value: V }).value;
+    if (slot === NONE) this.assertUsable(key, loader);
+    return (this.read(key, loader, options, true, slot !== NONE) as { value: V }).value;
   }
 
   /** The fresh value, without loading, without counting a hit or miss, without touching recency. */
@@ -248,21 +248,22 @@ export class Cache<V> {
     return slot;
   }
 
-  /** The hit decision applied inline: what `decide` returns for a fresh entry, folded without building the event. */
-  private hit(key: string, slot: number): void {
-    if (this.listeners.observesHits) {
-      this.apply([{ type: 'hit', key, at: this.clock.now() }]);
-    } else {
-      applyHit(this.state, slot);
-      this.stats_.countHit();
-    }
+  /**
+   * A hit while nobody listens to hits: what `decide` + `evolve` do for a
+   * fresh entry (serve it, fold the hit), without building the command, the
+   * event or the decision. With a hit listener, reads go through `decide`.
+   */
+  private hit(slot: number): void {
+    applyHit(this.state, slot);
+    this.stats_.countHit();
   }
 
-  private read(key: string, loader: Loader<V> | SyncLoader<V>, options: EntryOptions | undefined, sync: boolean): Reply<V> {
-    const ttl = this.ttlOf(options);
+  /** A read through `decide`. `fresh`: the hot path found a fresh entry at the hit clock's time, which the command then carries. */
+  private read(key: string, loader: Loader<V> | SyncLoader<V>, options: EntryOptions | undefined, sync: boolean, fresh: boolean): Reply<V> {
+    const ttl = fresh ? 0 : this.ttlOf(options);
     this.loader = loader;
     try {
-      return this.dispatch({ type: 'read', key, at: this.clock.exact(), ttl, sync });
+      return this.dispatch({ type: 'read', key, at: fresh ? this.clock.now() : this.clock.exact(), ttl, sync });
     } finally {
       this.loader = undefined;
     }

@@ -123,7 +123,11 @@ class Fleet {
 
   /** A loader reads the source when it is called; its answer (or its failure) arrives when the scheduler says. */
   loader(key: Key, fail: boolean): () => Promise<number> {
-    return () => this.scheduler.schedule(fail ? Promise.reject(new Error('source down')) : Promise.resolve(this.source.get(key) as number), `load ${key}`);
+    return () =>
+      this.scheduler.schedule(Promise.resolve(this.source.get(key) as number), `load ${key}`).then((version) => {
+        if (fail) throw new Error('source down');
+        return version;
+      });
   }
 
   /** The oldest version a read of `key` on `node` beginning now may return. */
