@@ -1,14 +1,16 @@
 /**
  * One memory measurement, run by `memory.ts` in a fresh process per library
- * so no two share a heap: `node --expose-gc --import tsx memory-child.ts <library> <count>`.
+ * so no two share a heap (it asks over IPC, serveParent), or by hand:
+ * `node --expose-gc --import tsx memory-child.ts <library> <count>` prints the report.
  *
  * The keys are built before the baseline, so the delta is what the cache adds
  * per entry (its index, slots, expiry, recency, wrappers), not the key strings
  * every library would hold alike. Values are small integers (Smis): no heap of
  * their own, unless a library boxes or serializes them.
  */
+import { serveParent } from '../test/support/child.ts';
 import { collectGarbage } from './harness.ts';
-import { LIBRARIES, type Library, type MemoryReport } from './memory.ts';
+import { LIBRARIES, type Library, type MeasureRequest, type MemoryReport } from './memory.ts';
 
 const TTL_MS = 60_000;
 
@@ -78,12 +80,7 @@ function reading(): { heap: number; arrayBuffers: number } {
   return { heap: usage.heapUsed, arrayBuffers: usage.arrayBuffers };
 }
 
-async function main(): Promise<void> {
-  const library = process.argv[2] as Library;
-  const count = Number(process.argv[3]);
-  if (!LIBRARIES.includes(library) || !Number.isInteger(count) || count <= 0) {
-    throw new Error(`usage: memory-child.ts <${LIBRARIES.join('|')}> <count>`);
-  }
+async function measure(library: Library, count: number): Promise<MemoryReport> {
   // Load the library's modules and warm its code on a throwaway instance, outside the measurement.
   await fill(library, ['warm-1', 'warm-2']);
   const keys = Array.from({ length: count }, (_, i) => `k${i}`);
@@ -101,12 +98,18 @@ async function main(): Promise<void> {
     fillNsPerEntry: fillNs / count,
   };
   if (keys.length !== count || filled.retained === undefined) throw new Error('unreachable');
-  // Exit explicitly: a library may keep timers or handles open.
-  if (process.send === undefined) {
-    console.log(JSON.stringify(report));
-    process.exit(0);
-  }
-  process.send(report, () => process.exit(0));
+  return report;
 }
 
-await main();
+const library = process.argv[2] as Library;
+const count = Number(process.argv[3]);
+if (!LIBRARIES.includes(library) || !Number.isInteger(count) || count <= 0) {
+  throw new Error(`usage: memory-child.ts <${LIBRARIES.join('|')}> <count>`);
+}
+if (process.send === undefined) {
+  console.log(JSON.stringify(await measure(library, count)));
+  // Exit explicitly: a library may keep timers or handles open.
+  process.exit(0);
+}
+// The bench asks once, then closes the channel, on which serveParent exits (whatever a library keeps open).
+serveParent<MeasureRequest, MemoryReport>(() => measure(library, count));

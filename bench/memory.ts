@@ -5,9 +5,9 @@
  * coherent-cache both use) live outside `heapUsed`, so they are counted
  * separately and added in.
  */
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawnChild } from '../test/support/child.ts';
 import type { ScenarioContext } from './harness.ts';
+import { PEER_OPTIONS } from './peers.ts';
 import { judgeRatio, ratiosTo, type Row, type Section } from './report.ts';
 
 export interface MemoryReport {
@@ -30,24 +30,19 @@ export const id = 'memory';
 const REFERENCE = 'lru-cache';
 const SUBJECT = 'coherent-cache';
 const MAX_RATIO = 1.2;
-const CHILD = fileURLToPath(new URL('./memory-child.ts', import.meta.url));
+const CHILD = new URL('./memory-child.ts', import.meta.url);
+/** A fill of a million entries through an async API takes a while. */
+const MEASURE_TIMEOUT_MS = 10 * 60_000;
 
-function measureIn(library: Library, count: number): Promise<MemoryReport> {
-  return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [library, String(count)], {
-      execArgv: ['--expose-gc', '--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    let report: MemoryReport | undefined;
-    child.on('message', (message) => {
-      report = message as MemoryReport;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (report !== undefined) resolve(report);
-      else reject(new Error(`memory child for ${library} exited with ${code ?? 'a signal'} and no report`));
-    });
-  });
+export type MeasureRequest = { op: 'measure' };
+
+async function measureIn(library: Library, count: number): Promise<MemoryReport> {
+  const child = await spawnChild<MeasureRequest, MemoryReport>(CHILD, [library, String(count)], PEER_OPTIONS);
+  try {
+    return await child.request({ op: 'measure' }, { timeoutMs: MEASURE_TIMEOUT_MS });
+  } finally {
+    await child.stop();
+  }
 }
 
 export async function run(context: ScenarioContext): Promise<Section> {

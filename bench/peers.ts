@@ -1,17 +1,18 @@
 /**
- * Support for the cross-process scenarios (propagation, throughput): a private
- * redis-server on a free loopback port (never the shared :6379), child
- * processes to receive in, typed IPC with deadlines, and one wall clock both
- * sides can compare.
- *
- * Nothing started here may outlive the bench: every child and server is
- * stopped in the scenario's `finally`, killed on process exit (an uncaught
- * error included) and on SIGINT/SIGTERM/SIGHUP, and a child exits on its own
- * when its IPC channel to the bench closes.
+ * Support for the cross-process scenarios (propagation, throughput): one wall
+ * clock both sides can compare, and the statistics. The processes themselves
+ * come from the tests' helpers: a private redis-server on a free loopback port
+ * (test/support/redis-server.ts, never the shared :6379) and child processes
+ * with typed IPC and deadlines (test/support/child.ts: spawnChild in the bench,
+ * serveParent in the child, which exits when its IPC channel to the bench
+ * closes). Nothing they start outlives the bench: every child and server is
+ * stopped in the scenario's `finally` and killed on process exit (an uncaught
+ * error included) and on SIGINT/SIGTERM/SIGHUP (test/support/reaper.ts).
  */
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { trackChild, untrackChild } from '../test/support/reaper.ts';
+import type { SpawnChildOptions } from '../test/support/child.ts';
+
+/** How the scenarios start their child processes: `--expose-gc` for collectGarbage(), output on the bench's. */
+export const PEER_OPTIONS: SpawnChildOptions = { execArgv: ['--expose-gc'], inheritOutput: true, readyTimeoutMs: 30_000 };
 
 /**
  * The wall clock every process reads the same way, in ms (fractional):
@@ -49,149 +50,6 @@ export function sleep(ms: number): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
-// Process bookkeeping
-
-
-// ---------------------------------------------------------------------------
-// Redis
-
-export interface BenchRedis {
-  readonly host: string;
-  readonly port: number;
-  readonly url: string;
-  /** `INFO <section>` fields. */
-  info(section: string): Promise<Map<string, string>>;
-  stop(): Promise<void>;
-}
-
-/**
- * A private redis-server, through the integration tests' helper (plain Node +
- * ioredis, no mocha), imported on demand so its exit and signal hooks are only
- * installed when a Redis scenario runs.
- */
-export async function startBenchRedis(): Promise<BenchRedis> {
-  const { startRedis } = await import('../test/support/redis-server.ts');
-  const server = await startRedis();
-  return {
-    host: server.host,
-    port: server.port,
-    url: server.url,
-    info: async (section) => {
-      const fields = new Map<string, string>();
-      for (const line of String(await server.command('INFO', section)).split(/\r?\n/)) {
-        const colon = line.indexOf(':');
-        if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
-      }
-      return fields;
-    },
-    stop: () => server.stop(),
-  };
-}
-
-// ---------------------------------------------------------------------------
-// Child processes
-
-export interface Peer<In, Out> {
-  readonly pid: number | undefined;
-  send(message: In): void;
-  /** The first message matching `predicate` not claimed before (earlier arrivals included); rejects on timeout or exit. */
-  next<T extends Out>(what: string, predicate: (message: Out) => message is T, timeoutMs: number): Promise<T>;
-  /** Waits up to `graceMs` for the child to exit, then kills it. Idempotent. */
-  stop(graceMs?: number): Promise<void>;
-}
-
-/** Forks `bench/<file>` under tsx with an IPC channel; its stdout/stderr go to ours. */
-export function forkPeer<In, Out>(file: string, args: readonly string[]): Peer<In, Out> {
-  const path = fileURLToPath(new URL(file, import.meta.url));
-  const label = [file.replace(/^\.\//, ''), ...args.slice(0, 1)].join(' ');
-  const child = fork(path, [...args], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  trackChild(child);
-  const inbox: Out[] = [];
-  const waiters = new Set<() => void>();
-  let exitInfo: string | undefined;
-  let hasExited = false;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitInfo = `exited with ${signal ?? `code ${String(code)}`}`;
-      hasExited = true;
-      untrackChild(child);
-      for (const wake of waiters) wake();
-      resolve();
-    });
-  });
-  child.on('error', (error) => {
-    exitInfo ??= `failed: ${error.message}`;
-    for (const wake of waiters) wake();
-  });
-  child.on('message', (message) => {
-    inbox.push(message as Out);
-    for (const wake of waiters) wake();
-  });
-
-  return {
-    pid: child.pid,
-    send: (message) => {
-      if (exitInfo !== undefined || !child.connected) throw new Error(`${label} ${exitInfo ?? 'is disconnected'}`);
-      child.send(message as object);
-    },
-    next: <T extends Out>(what: string, predicate: (message: Out) => message is T, timeoutMs: number) =>
-      new Promise<T>((resolve, reject) => {
-        const check = (): void => {
-          const index = inbox.findIndex(predicate);
-          if (index >= 0) {
-            finish();
-            resolve(inbox.splice(index, 1)[0] as T);
-          } else if (exitInfo !== undefined) {
-            finish();
-            reject(new Error(`${label} ${exitInfo} while the bench waited for ${what}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          finish();
-          reject(new Error(`${label}: no ${what} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const finish = (): void => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      }),
-    stop: async (graceMs = 2_000) => {
-      if (hasExited) return;
-      if (child.connected) child.disconnect();
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      try {
-        await exited;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
-}
-
-/** Child side: exit when the bench goes away (its IPC channel closes), so no child outlives it. */
-export function exitWithParent(): void {
-  if (process.send === undefined) throw new Error('run me through the bench (forked with an IPC channel)');
-  process.on('disconnect', () => process.exit(0));
-}
-
-/**
- * Child side: sends a message and resolves once it is handed to the OS. When
- * the bench is gone (it failed, or stopped this child) there is nobody to tell:
- * the child just exits.
- */
-export function sendToParent(message: object): Promise<void> {
-  return new Promise((resolve) => {
-    if (process.send === undefined || !process.connected) process.exit(0);
-    process.send(message, undefined, {}, (error) => (error === null ? resolve() : process.exit(0)));
-  });
-}
-
-// ---------------------------------------------------------------------------
 // Statistics
 
 /** Nearest-rank percentile of ascending `sorted`. */
@@ -201,7 +59,7 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
 
-/** A predicate for `Peer.next`: the child's message of one `type`, narrowed. */
+/** A predicate for `ChildWorker.waitFor`: the child's message of one `type`, narrowed. */
 export function messageOfType<M extends { type: string }, T extends M['type']>(type: T): (message: M) => message is Extract<M, { type: T }> {
   return (message: M): message is Extract<M, { type: T }> => message.type === type;
 }

@@ -4,12 +4,14 @@
  *
  * It holds an entry for every key the bench will invalidate, records the wall
  * clock (`wallNow()`) when each measured key `k:<i>` was dropped, and ships
- * the times back over IPC once it has all of them (or when asked to finish).
+ * the times back over IPC once it has all of them (or when asked to finish);
+ * it exits when the bench closes the channel (serveParent).
  * Probe keys `p:<n>` prove the subscription is live (bentocache has no signal
  * for it); warm-up keys `w:<i>` are counted, not timed.
  */
 import { Redis } from 'ioredis';
-import { clockOffset, exitWithParent, sendToParent, wallNow } from './peers.ts';
+import { serveParent } from '../test/support/child.ts';
+import { clockOffset, wallNow } from './peers.ts';
 import { CONTENDERS, RAW_CHANNEL, BENTO_STORE, COHERENT_NAME, type Contender, type ToChild, type ToParent } from './propagation.ts';
 
 interface Receiver {
@@ -25,7 +27,11 @@ const warmup = Number(process.argv[5]);
 if (!CONTENDERS.includes(contender) || !/^redis:\/\//.test(url) || !(count > 0) || !(warmup >= 0)) {
   throw new Error(`usage: propagation-child.ts <${CONTENDERS.join('|')}> <redis-url> <count> <warmup>`);
 }
-exitWithParent();
+// The bench's requests; this process exits when the bench closes the channel.
+const parent = serveParent<ToChild, boolean, ToParent>((message) => {
+  if (message.type === 'finish') void finish();
+  return true;
+});
 
 const times = new Float64Array(count).fill(-1);
 let received = 0;
@@ -52,7 +58,7 @@ function dropped(key: string, at: number): void {
     warmed++;
   } else if (kind === 112 /* p */ && !probed) {
     probed = true;
-    void sendToParent({ type: 'probed' } satisfies ToParent);
+    parent.push({ type: 'probed' });
   }
 }
 
@@ -126,17 +132,11 @@ async function finish(): Promise<void> {
   let notDropped = 0;
   // Only reachable once `target` is set: keys arrive after 'ready', which is sent after it.
   for (const key of measuredKeys) if (await target.holds(key)) notDropped++;
-  const result: ToParent = { type: 'result', times: Array.from(times), received, duplicates, warmed, notDropped };
-  await sendToParent(result);
+  parent.push({ type: 'result', times: Array.from(times), received, duplicates, warmed, notDropped });
   await target.close().catch(() => undefined);
-  process.exit(0);
 }
-
-process.on('message', (message: ToChild) => {
-  if (message.type === 'finish') void finish();
-});
 
 const target = await receiver();
 // The drop check at the end means something only if every entry was there to begin with.
 for (const key of measuredKeys) if (!(await target.holds(key))) throw new Error(`${contender} receiver: ${key} was not cached before the run`);
-await sendToParent({ type: 'ready', clockOffset: clockOffset() } satisfies ToParent);
+parent.push({ type: 'ready', clockOffset: clockOffset() });

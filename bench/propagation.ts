@@ -25,8 +25,10 @@ import { redisBusDriver } from 'bentocache/drivers/redis';
 import { Redis } from 'ioredis';
 import { createCache, redisTransport } from '../src/index.ts';
 import { cpus, loadavg } from 'node:os';
+import { spawnChild, type ChildWorker } from '../test/support/child.ts';
+import { startRedis, type RedisServer } from '../test/support/redis-server.ts';
 import { collectGarbage, median, relativeSpread, type ScenarioContext } from './harness.ts';
-import { clockOffset, forkPeer, percentile, sleep, startBenchRedis, wallNow, type BenchRedis, type Peer, messageOfType } from './peers.ts';
+import { clockOffset, percentile, PEER_OPTIONS, sleep, wallNow, messageOfType } from './peers.ts';
 import type { Row, Section } from './report.ts';
 
 export const id = 'propagation';
@@ -43,6 +45,7 @@ const MAX_RATIO = 1.5;
 const INTERVAL_MS = 1;
 const CORES = cpus().length;
 
+/** Answered at once; the result follows as a push. */
 export type ToChild = { type: 'finish' };
 export type ToParent =
   | { type: 'ready'; clockOffset: number }
@@ -64,7 +67,7 @@ interface Sender {
   readonly close: () => Promise<unknown>;
 }
 
-async function sender(contender: Contender, redis: BenchRedis): Promise<Sender> {
+async function sender(contender: Contender, redis: RedisServer): Promise<Sender> {
   switch (contender) {
     case 'raw ioredis': {
       const publisher = new Redis(redis.url);
@@ -116,7 +119,7 @@ interface Outcome {
 
 interface Side {
   readonly contender: Contender;
-  readonly child: Peer<ToChild, ToParent>;
+  readonly child: ChildWorker<ToChild, boolean, ToParent>;
   target?: Sender;
   clockSkewMs: number;
   readonly sentAt: Float64Array;
@@ -127,7 +130,7 @@ const isType = <T extends ToParent['type']>(type: T) => messageOfType<ToParent, 
 
 /** Sends probe keys until the receiver reports one (bentocache subscribes in the background and says nothing when done). */
 async function probe(side: Side, target: Sender): Promise<void> {
-  const probed = side.child.next(`${side.contender} probe echo`, isType('probed'), 10_000);
+  const probed = side.child.waitFor(isType('probed'), { what: `${side.contender} probe echo`, timeoutMs: 10_000 });
   let answered = false;
   void probed.then(
     () => (answered = true),
@@ -140,19 +143,19 @@ async function probe(side: Side, target: Sender): Promise<void> {
   await probed;
 }
 
-async function measureAll(redis: BenchRedis, count: number, warmup: number): Promise<{ outcomes: Outcome[]; intervalMs: number }> {
-  const sides: Side[] = CONTENDERS.map((contender) => ({
-    contender,
-    child: forkPeer<ToChild, ToParent>('./propagation-child.ts', [contender, redis.url, String(count), String(warmup)]),
-    clockSkewMs: Number.NaN,
-    sentAt: new Float64Array(count),
-    awaitedUs: new Float64Array(count),
-  }));
+async function measureAll(redis: RedisServer, count: number, warmup: number): Promise<{ outcomes: Outcome[]; intervalMs: number }> {
+  const children = CONTENDERS.map((contender) =>
+    spawnChild<ToChild, boolean, ToParent>(new URL('./propagation-child.ts', import.meta.url), [contender, redis.url, String(count), String(warmup)], PEER_OPTIONS),
+  );
+  const sides: Side[] = [];
   try {
+    for (const [i, child] of (await Promise.all(children)).entries()) {
+      sides.push({ contender: CONTENDERS[i] as Contender, child, clockSkewMs: Number.NaN, sentAt: new Float64Array(count), awaitedUs: new Float64Array(count) });
+    }
     await Promise.all(
       sides.map(async (side) => {
         side.target = await sender(side.contender, redis);
-        const ready = await side.child.next(`${side.contender} receiver ready`, isType('ready'), 30_000);
+        const ready = await side.child.waitFor(isType('ready'), { what: `${side.contender} receiver ready`, timeoutMs: 30_000 });
         side.clockSkewMs = ready.clockOffset - clockOffset();
       }),
     );
@@ -188,10 +191,10 @@ async function measureAll(redis: BenchRedis, count: number, warmup: number): Pro
       sides.map(async (side): Promise<Outcome> => {
         let result: Result;
         try {
-          result = await side.child.next(`${side.contender} result`, isType('result'), 10_000);
+          result = await side.child.waitFor(isType('result'), { what: `${side.contender} result`, timeoutMs: 10_000 });
         } catch {
-          side.child.send({ type: 'finish' });
-          result = await side.child.next(`${side.contender} partial result`, isType('result'), 5_000);
+          await side.child.request({ type: 'finish' });
+          result = await side.child.waitFor(isType('result'), { what: `${side.contender} partial result`, timeoutMs: 5_000 });
         }
         const latenciesUs = new Float64Array(count);
         for (let i = 0; i < count; i++) {
@@ -223,7 +226,7 @@ async function measureAll(redis: BenchRedis, count: number, warmup: number): Pro
     );
     return { outcomes, intervalMs };
   } finally {
-    await Promise.all(sides.map((side) => side.child.stop()));
+    await Promise.all(children.map((child) => child.then((c) => c.stop(), () => undefined)));
     await Promise.all(
       sides.map(async (side) => {
         await side.target?.close();
@@ -261,7 +264,7 @@ export async function run(context: ScenarioContext): Promise<Section> {
    */
   const rounds = context.quick ? 1 : 3;
   const loadBefore = loadavg()[0] as number;
-  const redis = await startBenchRedis();
+  const redis = await startRedis();
   const measured: { outcomes: Outcome[]; intervalMs: number }[] = [];
   try {
     context.log(`${id}: redis-server on ${redis.url}; ${rounds} round(s) of ${CONTENDERS.length} contenders × ${count} invalidations taking turns, one send per ~${INTERVAL_MS} ms`);

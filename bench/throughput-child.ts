@@ -5,12 +5,24 @@
  * (`wallNow()`) at which it had seen a remote `invalidated` event for every key.
  */
 import { createCache, redisTransport } from '../src/index.ts';
-import { clockOffset, exitWithParent, sendToParent, wallNow } from './peers.ts';
+import { serveParent } from '../test/support/child.ts';
+import { clockOffset, wallNow } from './peers.ts';
 import { THROUGHPUT_CACHE, type ThroughputToChild, type ThroughputToParent } from './throughput.ts';
 
 const url = process.argv[2] as string;
 if (!/^redis:\/\//.test(url)) throw new Error('usage: throughput-child.ts <redis-url>');
-exitWithParent();
+// The bench's requests, each answered once handled; this process exits when the bench closes the channel.
+const parent = serveParent<ThroughputToChild, boolean, ThroughputToParent>(async (message) => {
+  if (message.type === 'expect') {
+    current = { run: message.run, prefix: message.prefix, seen: new Uint8Array(message.count), received: 0, duplicates: 0, firstAt: -1, reported: false };
+  } else if (message.type === 'report' && current !== undefined) {
+    report(current, wallNow());
+  } else if (message.type === 'close') {
+    await cache.close();
+    await transport.close();
+  }
+  return true;
+});
 
 interface Expectation {
   readonly run: number;
@@ -32,8 +44,8 @@ function report(expectation: Expectation, at: number): void {
   if (expectation.reported) return;
   expectation.reported = true;
   const stats = cache.stats();
-  const rejected = Object.values(stats.rejected).reduce((sum, n) => sum + n, 0);
-  void sendToParent({
+  const rejected = Object.values(stats.messageRejected).reduce((sum, n) => sum + n, 0);
+  parent.push({
     type: 'complete',
     run: expectation.run,
     at,
@@ -42,7 +54,7 @@ function report(expectation: Expectation, at: number): void {
     duplicates: expectation.duplicates,
     degradations,
     rejected,
-  } satisfies ThroughputToParent);
+  });
 }
 
 cache.on('invalidated', (event) => {
@@ -61,19 +73,5 @@ cache.on('link.changed', (event) => {
   if (event.state === 'degraded' && event.reason !== 'starting') degradations++;
 });
 
-process.on('message', (message: ThroughputToChild) => {
-  if (message.type === 'expect') {
-    current = { run: message.run, prefix: message.prefix, seen: new Uint8Array(message.count), received: 0, duplicates: 0, firstAt: -1, reported: false };
-    void sendToParent({ type: 'armed', run: message.run } satisfies ThroughputToParent);
-  } else if (message.type === 'report' && current !== undefined) {
-    report(current, wallNow());
-  } else if (message.type === 'close') {
-    void cache
-      .close()
-      .then(() => transport.close())
-      .finally(() => process.exit(0));
-  }
-});
-
 await cache.ready();
-await sendToParent({ type: 'ready', clockOffset: clockOffset() } satisfies ThroughputToParent);
+parent.push({ type: 'ready', clockOffset: clockOffset() });

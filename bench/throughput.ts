@@ -12,8 +12,10 @@
  *     to coalesce, one message (and one Redis round trip) per key.
  */
 import { createCache, redisTransport } from '../src/index.ts';
+import { spawnChild } from '../test/support/child.ts';
+import { startRedis, type RedisServer } from '../test/support/redis-server.ts';
 import { collectGarbage, median, relativeSpread, type ScenarioContext } from './harness.ts';
-import { clockOffset, forkPeer, startBenchRedis, wallNow, type BenchRedis, type Peer, messageOfType } from './peers.ts';
+import { clockOffset, PEER_OPTIONS, wallNow, messageOfType } from './peers.ts';
 import { ratiosTo, type Row, type Section } from './report.ts';
 
 export const id = 'throughput';
@@ -21,10 +23,10 @@ export const THROUGHPUT_CACHE = 'bench-throughput';
 const TARGET_PER_S = 50_000;
 const BATCH = 1_000;
 
+/** Each answered once handled (`expect`: armed; `close`: cache and transport closed). */
 export type ThroughputToChild = { type: 'expect'; run: number; prefix: string; count: number } | { type: 'report' } | { type: 'close' };
 export type ThroughputToParent =
   | { type: 'ready'; clockOffset: number }
-  | { type: 'armed'; run: number }
   | {
       type: 'complete';
       run: number;
@@ -90,15 +92,15 @@ interface Run {
 
 const isType = <T extends ThroughputToParent['type']>(type: T) => messageOfType<ThroughputToParent, T>(type);
 
-async function measureRuns(context: ScenarioContext, redis: BenchRedis, repetitions: number): Promise<Run[]> {
-  const child: Peer<ThroughputToChild, ThroughputToParent> = forkPeer('./throughput-child.ts', [redis.url]);
+async function measureRuns(context: ScenarioContext, redis: RedisServer, repetitions: number): Promise<Run[]> {
+  const child = await spawnChild<ThroughputToChild, boolean, ThroughputToParent>(new URL('./throughput-child.ts', import.meta.url), [redis.url], PEER_OPTIONS);
   const transport = redisTransport({ url: redis.url });
   const cache = createCache<number>({ name: THROUGHPUT_CACHE, transport });
   const invalidate = (key: string): Promise<void> => cache.invalidate(key);
   const runs: Run[] = [];
   try {
     await cache.ready();
-    const ready = await child.next('ready', isType('ready'), 30_000);
+    const ready = await child.waitFor(isType('ready'), { what: 'ready', timeoutMs: 30_000 });
     const clockSkewMs = ready.clockOffset - clockOffset();
     let run = 0;
     // The first repetition of each mode is a warm-up (JIT, connection buffers) on a smaller count.
@@ -108,8 +110,7 @@ async function measureRuns(context: ScenarioContext, redis: BenchRedis, repetiti
         const count = repetition < 0 ? Math.ceil(mode.count(context.quick) / 10) : mode.count(context.quick);
         const prefix = `r${run}:`;
         const keys = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
-        child.send({ type: 'expect', run, prefix, count });
-        await child.next('armed', (m): m is Extract<ThroughputToParent, { type: 'armed' }> => m.type === 'armed' && m.run === run, 5_000);
+        await child.request({ type: 'expect', run, prefix, count });
         collectGarbage();
         const before = cache.stats().published;
         const startedAt = wallNow();
@@ -119,10 +120,10 @@ async function measureRuns(context: ScenarioContext, redis: BenchRedis, repetiti
         const isComplete = (m: ThroughputToParent): m is Extract<ThroughputToParent, { type: 'complete' }> => m.type === 'complete' && m.run === run;
         let complete: Extract<ThroughputToParent, { type: 'complete' }>;
         try {
-          complete = await child.next('every key', isComplete, 15_000);
+          complete = await child.waitFor(isComplete, { what: 'every key', timeoutMs: 15_000 });
         } catch {
-          child.send({ type: 'report' });
-          complete = await child.next('a partial count', isComplete, 5_000);
+          await child.request({ type: 'report' });
+          complete = await child.waitFor(isComplete, { what: 'a partial count', timeoutMs: 5_000 });
         }
         const result: Run = {
           mode: mode.name,
@@ -149,7 +150,7 @@ async function measureRuns(context: ScenarioContext, redis: BenchRedis, repetiti
         if (repetition >= 0) runs.push(result);
       }
     }
-    child.send({ type: 'close' });
+    await child.request({ type: 'close' });
   } finally {
     await child.stop();
     await cache.close();
@@ -160,7 +161,7 @@ async function measureRuns(context: ScenarioContext, redis: BenchRedis, repetiti
 
 export async function run(context: ScenarioContext): Promise<Section> {
   const repetitions = context.quick ? 1 : 3;
-  const redis = await startBenchRedis();
+  const redis = await startRedis();
   let runs: Run[];
   try {
     context.log(`${id}: redis-server on ${redis.url}; ${MODES.map((mode) => `${mode.count(context.quick).toLocaleString('en-US')} × ${mode.name}`).join(', ')}; ${repetitions} runs each`);

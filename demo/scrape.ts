@@ -2,8 +2,10 @@
  * The last look at the workers' /metrics, taken after the last request and
  * before they stop: which metric families a worker exports, and whether its
  * hit counter equals, exactly, the hits the load generator saw through the
- * x-cache header. Includes the little Prometheus-text parsing this needs.
+ * x-cache header. The Prometheus-text reading is the tests' own
+ * (test/support/exposition-text.ts: string matching, no dependencies).
  */
+import { metricNames, sampleSum } from '../test/support/exposition-text.ts';
 import { httpRequest } from './http-client.ts';
 import type { LoadGenerator } from './loadgen.ts';
 import type { Slot } from './supervisor.ts';
@@ -36,22 +38,4 @@ export async function scrapeMetrics(serving: readonly Slot[], loadgen: LoadGener
       observed: loadgen.counts.get(s.worker)?.hits ?? 0,
     })),
   };
-}
-
-/** Metric family names declared by `# TYPE` lines in Prometheus text. */
-function metricNames(text: string): string[] {
-  const names = new Set<string>();
-  for (const match of text.matchAll(/^# TYPE (\S+) \S+$/gm)) names.add(match[1] as string);
-  return [...names].sort();
-}
-
-/** Sum of the samples of `name` whose labels include every `labels` pair. */
-function sampleSum(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
-  let sum = 0;
-  for (const match of text.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/gm)) {
-    if (match[1] !== name) continue;
-    const set = match[2] ?? '';
-    if (Object.entries(labels).every(([label, value]) => set.includes(`${label}="${value}"`))) sum += Number(match[3]);
-  }
-  return sum;
 }

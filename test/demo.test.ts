@@ -7,12 +7,12 @@
 // ports are random and only live for a 3 s run), and it measures the same thing at
 // a better moment: after the last request, so the scraped hit counter must equal,
 // exactly, the hits the load generator saw through the x-cache header.
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { DemoSummary } from '../demo/main.ts';
 import { CoherenceChecker } from '../demo/checker.ts';
 import { METRICS } from '../src/telemetry/catalogue.ts';
+import { runProcess } from './support/child.ts';
 import { startRedis, type RedisServer } from './support/redis-server.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -25,21 +25,16 @@ interface DemoRun {
   readonly output: string;
 }
 
-const running = new Set<ReturnType<typeof spawn>>();
+/** Aborted after the suite: a demo still running then is killed. */
+const running = new AbortController();
 
 /** Runs demo/main.ts to its end and parses the --json line. */
 async function runDemo(args: readonly string[], redisUrl?: string): Promise<DemoRun> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env['REDIS_URL'];
   if (redisUrl !== undefined) env['REDIS_URL'] = redisUrl;
-  const child = spawn(process.execPath, ['--import', TSX, 'demo/main.ts', '--json', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-32_000)));
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (c, s) => resolve([c, s])));
-  running.delete(child);
+  const { code, signal, stdout, ...rest } = await runProcess(process.execPath, ['--import', TSX, 'demo/main.ts', '--json', ...args], { cwd: ROOT, env, signal: running.signal });
+  const stderr = rest.stderr.slice(-32_000);
   const output = `exit ${String(code)} ${String(signal)}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`;
   const last = stdout.trim().split('\n').at(-1) ?? '';
   let summary: DemoSummary;
@@ -91,9 +86,7 @@ function expectHealthy(run: DemoRun, mode: DemoSummary['mode']): void {
 describe('demo (npm start)', function () {
   this.timeout(40_000);
 
-  after(() => {
-    for (const child of running) child.kill('SIGKILL');
-  });
+  after(() => running.abort());
 
   it('over node:cluster IPC: every read after an acknowledged write is fresh within the bound', async () => {
     const run = await runDemo(['--duration', '3', '--workers', '2']);
@@ -142,12 +135,7 @@ describe('demo (npm start)', function () {
   });
 
   it('rejects a bad flag with exit code 2 and the usage', async () => {
-    const child = spawn(process.execPath, ['--import', TSX, 'demo/main.ts', '--chaos', 'redis'], { cwd: ROOT, env: { ...process.env, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-    running.delete(child);
+    const { code, stderr } = await runProcess(process.execPath, ['--import', TSX, 'demo/main.ts', '--chaos', 'redis'], { cwd: ROOT, env: { ...process.env, REDIS_URL: '' }, signal: running.signal });
     expect(code).to.equal(2);
     expect(stderr).to.match(/--chaos redis needs REDIS_URL/).and.to.match(/usage:/);
   });

@@ -10,11 +10,11 @@
  */
 import { context, diag, DiagLogLevel, trace, type DiagLogger } from '@opentelemetry/api';
 import { expect } from 'chai';
-import { getMetricsFromIterator } from 'prom2javascript';
 import { Registry } from 'prom-client';
 import sinon from 'sinon';
 import { createCache, MemoryBus, otelTracing, traceReads, type Cache, type CacheEvent } from '../src/index.ts';
 import { registerPrometheus } from '../src/telemetry/prometheus.ts';
+import { allLabelValues, parseUnchecked } from './support/exposition.ts';
 import { testMeterProvider, testTracerProvider } from './support/otel.ts';
 import { rejectionOf } from './support/rejection.ts';
 import { waitForEvent } from './support/wait-for-event.ts';
@@ -211,7 +211,7 @@ describe('no value leaks into telemetry, events or logs', () => {
     }
 
     // Keys: never a metric label, nor anywhere in spans (recordKeys is off) or metric output.
-    const promLabels = Object.values(await getMetricsFromIterator(promText.split('\n')[Symbol.iterator]())).flatMap((m) => m.data.flatMap((p) => Object.values(p.labels)));
+    const promLabels = allLabelValues(await parseUnchecked(promText));
     const otelLabels = collected.flatMap((c) => c.resourceMetrics.scopeMetrics.flatMap((s) => s.metrics.flatMap((m) => m.dataPoints.flatMap((p) => Object.values(p.attributes)))));
     expect(promLabels).to.include('vault');
     expect(otelLabels).to.include('vault');

@@ -4,14 +4,14 @@
  * redis-server), and then every dashboard panel's query, run through
  * Prometheus's HTTP API, returns data.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { spawnChild, type ChildWorker } from './support/child.ts';
+import { spawnChild, startProcess, type ChildWorker, type StartedProcess } from './support/child.ts';
+import { freePort } from './support/ports.ts';
 import { substituteGrafanaVariables } from './support/promql.ts';
-import { freePort, startRedis, waitUntil, type RedisServer } from './support/redis-server.ts';
+import { startRedis, waitUntil, type RedisServer } from './support/redis-server.ts';
 
 interface QueryResponse {
   status: string;
@@ -22,7 +22,7 @@ describe('SRE kit: dashboards against a real Prometheus', function () {
   this.timeout(60_000);
   let redis: RedisServer;
   let service: ChildWorker<{ op: 'ready' }, boolean>;
-  let prometheus: ChildProcess | undefined;
+  let prometheus: StartedProcess | undefined;
   let dir: string;
   let api: string;
 
@@ -38,14 +38,17 @@ describe('SRE kit: dashboards against a real Prometheus', function () {
     );
     const webPort = await freePort();
     api = `http://127.0.0.1:${webPort}`;
-    prometheus = spawn(
-      'prometheus',
-      [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${webPort}`, '--log.level=warn'],
-      { stdio: 'ignore' },
-    );
-    // A missing binary is an 'error' event: name it, rather than let it escape as an uncaught exception.
-    const failedToStart = new Promise<never>((_, reject) => {
-      prometheus?.once('error', (error) => reject(new Error(`cannot start prometheus (${error.message}); bash .ci/run installs it`)));
+    const started = startProcess('prometheus', [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${webPort}`,
+      '--log.level=warn',
+    ]);
+    prometheus = started;
+    // A missing binary (or an early exit) ends the wait with its reason instead of a timeout.
+    const failedToStart = started.exited.then((exit): never => {
+      if (exit.error !== undefined) throw new Error(`cannot start prometheus (${exit.error.message}); bash .ci/run installs it`);
+      throw new Error(`prometheus exited (code ${String(exit.code)}, signal ${String(exit.signal)})\n${started.output()}`);
     });
     failedToStart.catch(() => undefined);
     await Promise.race([failedToStart, waitUntil('prometheus ready', 20_000, async () => (await fetch(`${api}/-/ready`).catch(() => undefined))?.ok === true, 100)]);
@@ -54,7 +57,7 @@ describe('SRE kit: dashboards against a real Prometheus', function () {
   });
 
   after(async () => {
-    prometheus?.kill('SIGKILL');
+    prometheus?.process.kill('SIGKILL');
     service?.kill();
     await service?.exited;
     await redis?.stop();

@@ -5,19 +5,16 @@
  * exports; promtool checks the config and rules and runs the rule unit tests;
  * the collector config is consistent with itself and with the library.
  */
-import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
 import { renderDashboard } from '../dashboards/generate.ts';
 import { METRICS } from '../src/index.ts';
+import { runChecked as run } from './support/child.ts';
 import { parsePromql, substituteGrafanaVariables } from './support/promql.ts';
-
-const run = promisify(execFile);
 const root = fileURLToPath(new URL('../', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 

@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { createCache, type CacheEvent } from '../../src/index.ts';
+import { runChecked } from '../support/child.ts';
 import { rejectionOf } from '../support/rejection.ts';
-
-const execFileAsync = promisify(execFile);
 
 /** A loader the test resolves or rejects by hand. */
 function heldLoader<V>() {
@@ -197,8 +194,8 @@ describe('cache: ttl under fake timers', () => {
 describe('cache: timers', () => {
   it('starts no timer that keeps the process alive', async () => {
     // A real child process: with a ref'd 10-minute load timeout pending it would not exit.
-    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../fixtures/idle-cache.ts', import.meta.url))], {
-      timeout: 15_000,
+    const { stdout } = await runChecked(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../fixtures/idle-cache.ts', import.meta.url))], {
+      timeoutMs: 15_000,
     });
     expect(stdout).to.equal('armed\n');
   });

@@ -1,13 +1,15 @@
 // Test support: real redis-server processes on free loopback ports, so integration
 // tests can kill, pause and restart the server they talk to (never the shared :6379).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
-import { removeDir, trackChild, trackDir, untrackChild } from './reaper.ts';
+import { runChecked, startProcess, type StartedProcess } from './child.ts';
+import { freePort } from './ports.ts';
+import { removeDir, trackDir } from './reaper.ts';
 
 export const REDIS_SERVER_BIN = process.env['REDIS_SERVER_BIN'] ?? '/usr/bin/redis-server';
 export const REDIS_CLI_BIN = process.env['REDIS_CLI_BIN'] ?? '/usr/bin/redis-cli';
@@ -60,31 +62,6 @@ export interface RedisCluster {
   readonly nodes: RedisServer[];
   readonly startupNodes: { host: string; port: number }[];
   stop(): Promise<void>;
-}
-
-// ---------------------------------------------------------------------------
-// Process-wide bookkeeping: nothing we start may outlive the test process.
-
-
-// ---------------------------------------------------------------------------
-
-/** A port that was free a moment ago on 127.0.0.1 (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('freePort: unexpected server address'));
-        return;
-      }
-      const { port } = address;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
-  });
 }
 
 /** One raw PING over TCP: true only on +PONG (not -LOADING, not a timeout). */
@@ -170,10 +147,11 @@ function defaultClientOptions(port: number): RedisOptions {
 class RedisServerProcess implements RedisServer {
   readonly host = HOST;
   readonly dir: string;
-  private child: ChildProcess | undefined;
+  private started: StartedProcess | undefined;
   private exitPromise: Promise<void> = Promise.resolve();
   private exitInfo: string | undefined;
-  private output = '';
+  /** Output of the processes before the current one (restarts). */
+  private pastOutput = '';
   private isPaused = false;
   private readonly clients = new Set<Redis>();
 
@@ -189,6 +167,9 @@ class RedisServerProcess implements RedisServer {
   get url(): string {
     return `redis://${HOST}:${this.port}`;
   }
+  private get child(): ChildProcess | undefined {
+    return this.started?.process;
+  }
   get pid(): number | undefined {
     return this.child?.pid;
   }
@@ -200,7 +181,7 @@ class RedisServerProcess implements RedisServer {
   }
 
   log(): string {
-    return this.output;
+    return (this.pastOutput + (this.started?.output() ?? '')).slice(-LOG_LIMIT);
   }
 
   /** Spawns the process and waits for PONG; throws (with the server log) on early exit or timeout. */
@@ -219,30 +200,18 @@ class RedisServerProcess implements RedisServer {
       '--enable-debug-command', 'local', // lets tests use DEBUG SLEEP etc.
       ...this.extraArgs,
     ];
-    const child = spawn(REDIS_SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
+    const started = startProcess(REDIS_SERVER_BIN, args, { outputLimit: LOG_LIMIT });
+    const child = started.process;
+    this.started = started;
     this.exitInfo = undefined;
     this.isPaused = false;
-    trackChild(child);
-    const append = (chunk: Buffer): void => {
-      this.output = (this.output + chunk.toString('utf8')).slice(-LOG_LIMIT);
-    };
-    child.stdout?.on('data', append);
-    child.stderr?.on('data', append);
-    this.exitPromise = new Promise<void>((resolve) => {
-      child.once('error', (err) => {
-        this.exitInfo = `spawn error: ${err.message}`;
-      });
-      // 'close' (not 'exit') so the captured output is complete.
-      child.once('close', (code, signal) => {
-        this.exitInfo ??= `exited with code ${String(code)} signal ${String(signal)}`;
-        untrackChild(child);
-        if (this.child === child) {
-          this.child = undefined;
-          this.isPaused = false;
-        }
-        resolve();
-      });
+    this.exitPromise = started.exited.then((exit) => {
+      this.exitInfo = exit.error ? `spawn error: ${exit.error.message}` : `exited with code ${String(exit.code)} signal ${String(exit.signal)}`;
+      if (this.started === started) {
+        this.pastOutput = (this.pastOutput + started.output()).slice(-LOG_LIMIT);
+        this.started = undefined;
+        this.isPaused = false;
+      }
     });
 
     try {
@@ -263,7 +232,7 @@ class RedisServerProcess implements RedisServer {
       await this.exitPromise;
       const message = err instanceof Error ? err.message : String(err);
       throw new Error(
-        `${message}\n  ${REDIS_SERVER_BIN} ${args.map((a) => (a === '' ? '""' : a)).join(' ')}\n  log:\n${this.output}`,
+        `${message}\n  ${REDIS_SERVER_BIN} ${args.map((a) => (a === '' ? '""' : a)).join(' ')}\n  log:\n${this.log()}`,
         { cause: err },
       );
     }
@@ -371,15 +340,6 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   }
 }
 
-function run(file: string, args: string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
-
 function parseInfo(text: string): Map<string, string> {
   const fields = new Map<string, string>();
   for (const line of text.split(/\r?\n/)) {
@@ -432,10 +392,10 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
   };
   try {
     for (let i = 0; i < masters; i++) nodes.push(await startClusterNode(args));
-    await run(
+    await runChecked(
       REDIS_CLI_BIN,
       ['--cluster', 'create', ...nodes.map((n) => `${HOST}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
-      20000,
+      { timeoutMs: 20000 },
     );
     await waitUntil('cluster_state:ok on every node', readyTimeoutMs, async () => {
       const infos = await Promise.all(nodes.map((n) => n.command('CLUSTER', 'INFO')));

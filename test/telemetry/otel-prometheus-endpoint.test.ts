@@ -5,52 +5,19 @@
  * with what the exporter is known to do to names; the OTLP push to a
  * collector; and a shutdown that frees the port and the global providers.
  */
-import { spawnSync } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { metrics } from '@opentelemetry/api';
 import { expect } from 'chai';
-import { getMetricsFromIterator, type PromData, type PromHistogramData, type PromMetrics } from 'prom2javascript';
+import type { PromData, PromHistogramData } from 'prom2javascript';
 import { createCache, instrumentCache, MemoryBus, METRICS, otelTracing, type CacheEvent } from '../../src/index.ts';
 import { setupTelemetry, type Telemetry } from '../../src/telemetry/setup.ts';
-import { freePort } from '../support/redis-server.ts';
+// The exporter adds labels of its own (otel_scope_*): samples are looked up by the labels they include.
+import { histogramIncluding as histogramOf, parseExposition, sampleNames as sampleNamesOf, scrapeText, valueIncluding as valueOf } from '../support/exposition.ts';
+import { close, freePort, holdPort, listen, listenable } from '../support/ports.ts';
 import { rejectionOf } from '../support/rejection.ts';
 import { waitForEvent } from '../support/wait-for-event.ts';
 
-/** The exposition text, validated by promtool and parsed. */
-function parseExposition(text: string): Promise<PromMetrics> {
-  const checked = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  expect(checked.error, 'promtool must be installed').to.equal(undefined);
-  expect({ status: checked.status, output: checked.stdout + checked.stderr }).to.deep.equal({ status: 0, output: '' });
-  return getMetricsFromIterator(text.split('\n')[Symbol.iterator]());
-}
-
-async function scrapeText(url: string | undefined): Promise<string> {
-  const response = await fetch(url ?? 'http://127.0.0.1:1/unset');
-  expect(response.status).to.equal(200);
-  return response.text();
-}
-
-function valueOf(parsed: PromMetrics, name: string, labels: Record<string, string>): number | undefined {
-  const points = (parsed[name]?.data ?? []) as PromData[];
-  return points.find((p) => Object.entries(labels).every(([k, v]) => p.labels[k] === v))?.value;
-}
-
-function histogramOf(parsed: PromMetrics, name: string, labels: Record<string, string>): PromHistogramData | undefined {
-  expect(parsed[name]?.type, name).to.equal('histogram');
-  return (parsed[name]?.data as PromHistogramData[]).find((h) => Object.entries(labels).every(([k, v]) => h.labels[k] === v));
-}
-
 const SCOPE = { otel_scope_name: 'coherent-cache' };
-
-/** Whether a server can listen on the port now. */
-function listenable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
 describe('setupTelemetry: the OpenTelemetry SDK in one call', function () {
   this.timeout(30_000);
@@ -151,12 +118,7 @@ describe('setupTelemetry: the OpenTelemetry SDK in one call', function () {
       const exporterName = metric.name.replaceAll('.', '_') + (metric.kind === 'counter' ? '_total' : '');
       expect(metric.prometheusName, metric.name).to.equal(exporterName);
     }
-    const sampleNames = new Set(
-      text
-        .split('\n')
-        .filter((line) => line !== '' && !line.startsWith('#'))
-        .map((line) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)?.[0]),
-    );
+    const sampleNames = new Set(sampleNamesOf(text));
     const expectedSamples = METRICS.flatMap((m) => (m.kind === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => m.prometheusName + s) : [m.prometheusName]));
     expect([...sampleNames].sort()).to.deep.equal([...expectedSamples, 'target_info'].sort());
     const unitLines = text.split('\n').filter((line) => line.startsWith('# UNIT '));
@@ -202,9 +164,8 @@ describe('setupTelemetry: the OpenTelemetry SDK in one call', function () {
     expect(metrics.getMeterProvider().constructor.name).to.equal('NoopMeterProvider');
     expect(await listenable(port)).to.equal(true);
 
-    const blocker = net.createServer();
-    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
-    const taken = await rejectionOf(setupTelemetry({ serviceName: 'blocked', port, host: '127.0.0.1' })).finally(() => blocker.close());
+    const blocker = await holdPort(port);
+    const taken = await rejectionOf(setupTelemetry({ serviceName: 'blocked', port, host: '127.0.0.1' })).finally(() => blocker.release());
     expect((taken as NodeJS.ErrnoException).code).to.equal('EADDRINUSE');
     expect(metrics.getMeterProvider().constructor.name).to.equal('NoopMeterProvider');
 
@@ -235,8 +196,7 @@ describe('setupTelemetry: the OpenTelemetry SDK in one call', function () {
         response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
       });
     });
-    const port = await freePort();
-    await new Promise<void>((resolve) => collector.listen(port, '127.0.0.1', resolve));
+    const port = await listen(collector);
     try {
       telemetry = await setupTelemetry({ serviceName: 'pusher', port: false, otlpEndpoint: `http://127.0.0.1:${port}/` });
       expect(telemetry.metricsUrl).to.equal(undefined);
@@ -252,7 +212,7 @@ describe('setupTelemetry: the OpenTelemetry SDK in one call', function () {
       expect(byPath.get('/v1/traces')?.body.toString('latin1')).to.include('coherent_cache.load');
       await cache.close();
     } finally {
-      await new Promise<void>((resolve) => collector.close(() => resolve()));
+      await close(collector);
     }
   });
 });

@@ -5,51 +5,18 @@
  * labels and values are compared with the catalogue and with a known sequence
  * of operations.
  */
-import { spawnSync } from 'node:child_process';
 import { expect } from 'chai';
-import { getMetricsFromIterator, type PromData, type PromHistogramData, type PromMetrics } from 'prom2javascript';
+import type { PromHistogramData, PromMetrics } from 'prom2javascript';
 import { Counter, register as globalRegistry, Registry } from 'prom-client';
 import sinon from 'sinon';
 import { createCache, MemoryBus, METRICS, type Cache, type CacheEvent } from '../../src/index.ts';
 import { registerPrometheus } from '../../src/telemetry/prometheus.ts';
+import { allLabelValues, histogramOf, parseExposition, valueOf } from '../support/exposition.ts';
 import { rejectionOf } from '../support/rejection.ts';
 import { waitForEvent } from '../support/wait-for-event.ts';
 
-/** The exposition text, validated by promtool and parsed. */
-async function parseExposition(text: string): Promise<PromMetrics> {
-  const checked = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  expect(checked.error, 'promtool must be installed').to.equal(undefined);
-  expect({ status: checked.status, output: checked.stdout + checked.stderr }).to.deep.equal({ status: 0, output: '' });
-  return getMetricsFromIterator(text.split('\n')[Symbol.iterator]());
-}
-
 async function scrape(registry: Registry): Promise<PromMetrics> {
   return parseExposition(await registry.metrics());
-}
-
-function samples(metrics: PromMetrics, name: string): PromData[] {
-  const metric = metrics[name];
-  expect(metric, name).not.to.equal(undefined);
-  expect(metric?.type, name).to.be.oneOf(['counter', 'gauge']);
-  return (metric?.data ?? []) as PromData[];
-}
-
-/** The value of the one sample whose labels are exactly `labels`. */
-function valueOf(metrics: PromMetrics, name: string, labels: Record<string, string>): number | undefined {
-  const matching = samples(metrics, name).filter((s) => sameLabels(s.labels, labels));
-  expect(matching.length, `${name}${JSON.stringify(labels)} series`).to.be.at.most(1);
-  return matching[0]?.value;
-}
-
-function histogramOf(metrics: PromMetrics, name: string, labels: Record<string, string>): PromHistogramData | undefined {
-  const metric = metrics[name];
-  expect(metric?.type, name).to.equal('histogram');
-  return (metric?.data as PromHistogramData[]).find((h) => sameLabels(h.labels, labels));
-}
-
-function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 function isRemote(event: CacheEvent<string>): boolean {
@@ -300,7 +267,7 @@ describe('prom-client bridge', () => {
     await peer.invalidate('user:4243');
     await remote;
     const text = await registry.metrics();
-    const labelValues = Object.values(await parseExposition(text)).flatMap((metric) => metric.data.flatMap((point) => Object.values(point.labels)));
+    const labelValues = allLabelValues(await parseExposition(text));
     expect(labelValues).to.include('keys');
     expect(labelValues.filter((value) => value.includes('4242') || value.includes('4243'))).to.deep.equal([]);
     expect(text).not.to.match(/424[23]/);

@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import { createCache, LEGACY_CHANNEL, redisTransport, type Cache, type CacheOptions, type RedisTransport, type RedisTransportOptions } from '../../src/index.ts';
 import { spawnChild } from '../support/child.ts';
-import { startRedis, startRedisCluster, freePort, type RedisServer } from '../support/redis-server.ts';
+import { freePort } from '../support/ports.ts';
+import { startRedis, startRedisCluster, type RedisServer } from '../support/redis-server.ts';
 import { isLink, waitForEvent } from '../support/wait-for-event.ts';
 import type { PeerPush, PeerRequest } from '../fixtures/redis-peer.ts';
 
