@@ -14,7 +14,7 @@ export function createCache<V>(options: CacheOptions): Cache<V> {
 
 export type { Cache, CacheStats, EntryOptions } from './cache/cache.ts';
 export type { CacheOptions, MetricsOptions } from './cache/options.ts';
-export { CacheClosedError, CacheOptionError, LoadTimeoutError } from './cache/errors.ts';
+export { CacheClosedError, CacheKeyError, CacheOptionError, InvalidationTimeoutError, LoadTimeoutError, TransportClosedError, UndeliveredInvalidationsError } from './cache/errors.ts';
 export type { Loader, LoadContext, SyncLoader } from './cache/load-runner.ts';
 export type { CacheTracing, TracedCache, TraceHooks } from './cache/tracing.ts';
 export type * from './core/events.ts';

@@ -155,12 +155,14 @@ describe('no value leaks into telemetry, events or logs', () => {
     await heardAll;
     // A lost link: a failed publish queued, a value stored meanwhile; back: a resync and the queued key sent.
     link.disconnect();
-    await cache.invalidate(KEYS.queued);
+    const failedOnce = waitForEvent(cache, 'the failed publish', (e) => e.type === 'publish.failed');
+    const queued = cache.invalidate(KEYS.queued);
+    await failedOnce;
     cache.set(KEYS.queued, secretValue('degraded'));
     const resynced = waitForEvent(cache, 'a resync', (e) => e.type === 'invalidated' && e.reason === 'resync');
     const republished = waitForEvent(cache, 'the queued key published', (e) => e.type === 'published');
     link.reconnect();
-    await Promise.all([resynced, republished]);
+    await Promise.all([resynced, republished, queued]);
     // Rejected messages.
     const rejections = waitForEvent(cache, 'the last rejected message', (e) => e.type === 'message.rejected' && e.reason === 'other-cache');
     await bus.transport().publish('coherent-cache:vault', ['not json', '{"v":1}', JSON.stringify({ v: 1, cache: 'elsewhere', origin: 'x', sentAt: 1, op: 'clear' })]);

@@ -13,16 +13,17 @@ import type { Effect } from '../core/effects.ts';
 import type { CacheEvent, CacheEventOf, CacheEventType } from '../core/events.ts';
 import { applyHit, evolve } from '../core/evolve.ts';
 import { snapshotOf, type CacheSnapshot } from '../core/snapshot.ts';
-import { initialState, loadsInFlight, retryQueueDepth, type CacheState, type Policy } from '../core/state.ts';
+import { initialState, loadsInFlight, retryQueueDepth, type CacheState } from '../core/state.ts';
 import { Coherence } from '../coherence/coherence.ts';
 import { ListenerRegistry, type Listener, type Unsubscribe } from '../projections/listeners.ts';
 import { EventRecorder, type RecordedEvent } from '../projections/recorder.ts';
 import { StatsProjection, type CacheCounters } from '../projections/stats.ts';
 import { newInstanceId } from '../protocol/message.ts';
 import { clockFor, type Clock } from './clock.ts';
-import { CacheClosedError } from './errors.ts';
+import { CacheClosedError, CacheKeyError } from './errors.ts';
 import { LoadRunner, type Loader, type SyncLoader } from './load-runner.ts';
-import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options.ts';
+import { policyOf, resolveOptions, type CacheOptions, type ResolvedOptions } from './options.ts';
+import { warnOnce } from './listener-warning.ts';
 import { NO_TRACING, type CacheTracing, type TraceHooks } from './tracing.ts';
 import { positiveMs } from './validate.ts';
 
@@ -168,6 +169,7 @@ export class Cache<V> {
     try {
       this.assertOpen();
       assertKey(key);
+      this.assertPublishable(key);
     } catch (error) {
       return rejected(error);
     }
@@ -222,9 +224,11 @@ export class Cache<V> {
   }
 
   /**
-   * Sends pending invalidations, unsubscribes from the transport (which stays
-   * open: its creator closes it) and stops the cache; later calls throw
-   * CacheClosedError. Loads in flight still answer their callers.
+   * Delivers queued invalidations within `closeTimeout`, unsubscribes from the
+   * transport (which stays open: its creator closes it) and stops the cache;
+   * later calls throw CacheClosedError. Loads in flight still answer their
+   * callers. Rejects with UndeliveredInvalidationsError, naming the keys, when
+   * some could not be delivered in time (the cache is closed all the same).
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -240,12 +244,14 @@ export class Cache<V> {
     await this.coherence?.close();
   }
 
-  /** The slot of a live, unexpired entry for `key`, or NONE: `decide`'s hit test, inlined for the hot path. */
+  /** The slot of a live, unexpired entry for `key` served under a lease in force, or NONE: `decide`'s hit test, inlined for the hot path. */
   private freshSlot(key: string): number {
-    const entries = this.state.entries;
+    const state = this.state;
+    const entries = state.entries;
     const slot = entries.slot(key);
-    if (slot === undefined || !entries.isLive(slot) || entries.expiresAt(slot) <= this.clock.now()) return NONE;
-    return slot;
+    if (slot === undefined || !entries.isLive(slot)) return NONE;
+    const now = this.clock.now();
+    return entries.expiresAt(slot) <= now || now >= state.leaseUntil ? NONE : slot;
   }
 
   /**
@@ -322,6 +328,9 @@ export class Cache<V> {
         case 'arm-retry':
           this.coherence?.armRetry(effect.afterMs);
           break;
+        case 'send-beat':
+          this.coherence?.sendBeat();
+          break;
         default:
           assertNever(effect);
       }
@@ -351,6 +360,9 @@ export class Cache<V> {
         legacyChannel: options.legacyChannel,
         secret: options.secret,
         limits: options.messageLimits,
+        beatInterval: options.beatInterval,
+        invalidateTimeout: options.invalidateTimeout,
+        closeTimeout: options.closeTimeout,
       },
     );
   }
@@ -365,22 +377,17 @@ export class Cache<V> {
     if (typeof loader !== 'function') throw new TypeError(`cache "${this.name}": loader must be a function`);
   }
 
+  /** A key no message could carry would never reach the other instances: refused before anything happens. */
+  private assertPublishable(key: string): void {
+    const { maxKeyLength } = this.options.messageLimits;
+    if (this.coherence !== undefined && key.length > maxKeyLength) {
+      throw new CacheKeyError(this.name, `a ${key.length}-character key cannot be invalidated on other instances: messageLimits.maxKeyLength is ${maxKeyLength}`);
+    }
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new CacheClosedError(this.name);
   }
-}
-
-function policyOf(options: ResolvedOptions, instanceId: string): Policy {
-  return {
-    name: options.name,
-    instanceId,
-    maxEntries: options.maxEntries,
-    staleIfError: options.staleIfError,
-    loadTimeout: options.loadTimeout,
-    degradedTtl: options.degradedTtl,
-    maxQueuedKeys: options.maxQueuedKeys,
-    retryInterval: options.retryInterval,
-  };
 }
 
 /** A rejected promise for an error a synchronous check threw (always an Error here). */
@@ -394,17 +401,4 @@ function assertKey(key: unknown): asserts key is string {
 
 function assertNever(effect: never): never {
   throw new Error(`cache: unknown effect ${JSON.stringify(effect)}`);
-}
-
-function warnOnce(cacheName: string): (error: unknown, eventType: string) => void {
-  let warned = false;
-  return (error, eventType) => {
-    if (warned) return;
-    warned = true;
-    const reason = error instanceof Error ? error.name : typeof error;
-    process.emitWarning(`a listener threw (${reason}) on a "${eventType}" event; later ones are counted in stats().listenerErrors`, {
-      type: 'CoherentCacheWarning',
-      detail: `cache "${cacheName}"`,
-    });
-  };
 }

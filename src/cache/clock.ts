@@ -2,8 +2,9 @@
  * The cache's clock. Reading `Date.now()` costs as much as a cache hit, so the
  * hit path reads a value cached for `resolutionMs` (as lru-cache does); every
  * other path reads `exact()`. Both go through the global `Date` and
- * `setTimeout` at call time, so sinon fake timers control them: a fake
- * `tick()` fires the timer that expires the cached reading.
+ * `setTimeout` at call time, so sinon fake timers control them. Under fake
+ * timers (sinon's Date says `isFake`) nothing is cached, so `tick()` and
+ * `setSystemTime()` jumps alike are seen by the very next read.
  */
 
 // Captured before any test can install fake timers (see `readAndCache`).
@@ -41,6 +42,8 @@ export class Clock {
   }
 
   private remember(now: number): void {
+    // Under fake timers every read is exact: a `setSystemTime` jump fires no timer, and must be seen at once.
+    if ((Date as { isFake?: boolean }).isFake === true) return;
     this.cached = now;
     this.source = Date.now;
     this.valid = true;

@@ -20,6 +20,59 @@ export class CacheClosedError extends Error {
   }
 }
 
+/**
+ * `invalidate()` / `invalidateAll()`: the transport did not accept the message
+ * within `invalidateTimeout`. Peers may serve the old value until it is
+ * delivered: it stays queued and is sent as soon as the transport can take it.
+ */
+export class InvalidationTimeoutError extends Error {
+  override readonly name = 'InvalidationTimeoutError';
+  constructor(
+    readonly cacheName: string,
+    /** The key, or undefined for `invalidateAll()`. */
+    readonly key: string | undefined,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `cache "${cacheName}": ${key === undefined ? 'invalidateAll' : 'the invalidation'} was not accepted by the transport within invalidateTimeout (${timeoutMs} ms); it stays queued and is sent as soon as the transport can take it`,
+    );
+  }
+}
+
+/** `close()` could not deliver these invalidations before `closeTimeout`: other instances may serve their old values until their ttl. */
+export class UndeliveredInvalidationsError extends Error {
+  override readonly name = 'UndeliveredInvalidationsError';
+  constructor(
+    readonly cacheName: string,
+    /** The keys given up (empty when a clear was). */
+    readonly keys: readonly string[],
+    /** A clear of everything was given up. */
+    readonly clear: boolean,
+    readonly timeoutMs: number,
+  ) {
+    super(`cache "${cacheName}": close() could not deliver ${clear ? 'a clear of every key' : `${keys.length} invalidation(s)`} within closeTimeout (${timeoutMs} ms); see error.keys`);
+  }
+}
+
+/** A key the cache refuses, e.g. one too long for any message to carry it to the other instances. */
+export class CacheKeyError extends TypeError {
+  override readonly name = 'CacheKeyError';
+  constructor(
+    readonly cacheName: string,
+    problem: string,
+  ) {
+    super(`cache "${cacheName}": ${problem}`);
+  }
+}
+
+/** The cache's transport was closed: it cannot hear or tell its peers any more. */
+export class TransportClosedError extends Error {
+  override readonly name = 'TransportClosedError';
+  constructor(readonly cacheName: string) {
+    super(`cache "${cacheName}": its transport is closed, so it can never hear its peers (close the cache before its transport)`);
+  }
+}
+
 /** An option passed to `createCache` (or a per-call option) is invalid; the message names it. */
 export class CacheOptionError extends TypeError {
   override readonly name = 'CacheOptionError';

@@ -5,6 +5,7 @@
 import type { MeterProvider } from '@opentelemetry/api';
 import { CacheOptionError } from './errors.ts';
 import { MAX_NAME_LENGTH, MAX_TRACEPARENT_LENGTH, PROTOCOL_VERSION, resolveLimits, type LimitsInput, type ProtocolLimits, type Secret } from '../protocol/message.ts';
+import type { Policy } from '../core/state.ts';
 import type { CacheTracing } from './tracing.ts';
 import type { Transport } from '../transports/transport.ts';
 import { describe, integerIn, nonNegativeMs, positiveMs, timerMs } from './validate.ts';
@@ -44,11 +45,28 @@ export interface CacheOptions {
   legacyChannel?: string;
   /** Shared secret: messages are HMAC-signed, and unsigned or forged ones are rejected. */
   secret?: Secret;
-  /** While the link to other instances is down, no entry lives longer than this, in ms. Default 5 000. */
+  /**
+   * With both `secret` and `legacyChannel`: also accept the legacy format's
+   * messages, which cannot be signed, so anyone who can publish on the legacy
+   * channel can drop entries. Refused unless set to true. Default false.
+   */
+  acceptUnsignedLegacy?: boolean;
+  /**
+   * The staleness bound, in ms: no read returns a value older than a write
+   * acknowledged by `invalidate()` by more than this, whatever fails. Entries
+   * are served under a lease this long that the instance's own heartbeats
+   * renew; while the link is down, no value lives longer. Default 5 000.
+   */
   degradedTtl?: number;
+  /** How often the cache sends a heartbeat through its channel to renew its lease, in ms; at most half of degradedTtl. Default degradedTtl / 4, at most 1 000. */
+  beatInterval?: number;
+  /** How long `invalidate()` waits for its message to be accepted (retries included) before rejecting with InvalidationTimeoutError, in ms; the key stays queued. Default 2 000. */
+  invalidateTimeout?: number;
+  /** How long `close()` tries to deliver queued invalidations before giving them up and rejecting with UndeliveredInvalidationsError, in ms. Default 2 000. */
+  closeTimeout?: number;
   /** Most keys kept for a retry after failed publishes; beyond it one `clear` is sent instead. Default 10 000. */
   maxQueuedKeys?: number;
-  /** How often failed publishes are retried, in ms. Default 1 000. */
+  /** The longest wait between retries of failed publishes, in ms (a retry also runs as soon as the transport can publish again). Default 1 000. */
   retryInterval?: number;
   /** Limits on messages sent and accepted (bytes, keys per message, key length). */
   messageLimits?: LimitsInput;
@@ -72,7 +90,11 @@ export interface ResolvedOptions {
   readonly channelPrefix: string;
   readonly legacyChannel: string | undefined;
   readonly secret: Secret | undefined;
+  readonly acceptUnsignedLegacy: boolean;
   readonly degradedTtl: number;
+  readonly beatInterval: number;
+  readonly invalidateTimeout: number;
+  readonly closeTimeout: number;
   readonly maxQueuedKeys: number;
   readonly retryInterval: number;
   readonly messageLimits: ProtocolLimits;
@@ -89,6 +111,8 @@ export const DEFAULTS = {
   recentEvents: 256,
   channelPrefix: 'coherent-cache:',
   degradedTtl: 5_000,
+  invalidateTimeout: 2_000,
+  closeTimeout: 2_000,
   maxQueuedKeys: 10_000,
   retryInterval: 1_000,
 } as const;
@@ -107,7 +131,11 @@ const KNOWN = new Set<string>([
   'channelPrefix',
   'legacyChannel',
   'secret',
+  'acceptUnsignedLegacy',
   'degradedTtl',
+  'beatInterval',
+  'invalidateTimeout',
+  'closeTimeout',
   'maxQueuedKeys',
   'retryInterval',
   'messageLimits',
@@ -130,6 +158,10 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
   if (onListenerError !== undefined && typeof onListenerError !== 'function') {
     throw new CacheOptionError('onListenerError', `must be a function, got ${describe(onListenerError)}`);
   }
+  // At least 2 ms: a heartbeat must fit in half of it.
+  const degradedTtl = integerIn('degradedTtl', options.degradedTtl ?? DEFAULTS.degradedTtl, 2, 2 ** 31 - 1);
+  const channelPrefix = channelName('channelPrefix', options.channelPrefix ?? DEFAULTS.channelPrefix, 0);
+  const secret = secretOption(options.secret);
   return {
     name,
     ttl: positiveMs('ttl', options.ttl ?? DEFAULTS.ttl),
@@ -140,16 +172,48 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     recentEvents: integerIn('recentEvents', options.recentEvents ?? DEFAULTS.recentEvents, 0, 100_000),
     onListenerError,
     transport: transportOption(options.transport),
-    channelPrefix: channelName('channelPrefix', options.channelPrefix ?? DEFAULTS.channelPrefix, 0),
-    legacyChannel: options.legacyChannel === undefined ? undefined : channelName('legacyChannel', options.legacyChannel, 1),
-    secret: secretOption(options.secret),
-    degradedTtl: positiveMs('degradedTtl', options.degradedTtl ?? DEFAULTS.degradedTtl),
+    channelPrefix,
+    legacyChannel: legacyChannelOption(options, channelPrefix + name, secret),
+    secret,
+    acceptUnsignedLegacy: options.acceptUnsignedLegacy ?? false,
+    degradedTtl,
+    beatInterval: beatIntervalOption(options.beatInterval, degradedTtl),
+    invalidateTimeout: timerMs('invalidateTimeout', options.invalidateTimeout ?? DEFAULTS.invalidateTimeout),
+    closeTimeout: timerMs('closeTimeout', options.closeTimeout ?? DEFAULTS.closeTimeout),
     maxQueuedKeys: integerIn('maxQueuedKeys', options.maxQueuedKeys ?? DEFAULTS.maxQueuedKeys, 1, 10_000_000),
     retryInterval: timerMs('retryInterval', options.retryInterval ?? DEFAULTS.retryInterval),
     messageLimits: limitsOption(options.messageLimits),
     tracing: tracingOption(options.tracing),
     metrics: metricsOption(options.metrics),
   };
+}
+
+/** A heartbeat often enough that a lease (degradedTtl long) is renewed before it lapses, with a round trip to spare. */
+function beatIntervalOption(value: unknown, degradedTtl: number): number {
+  const half = Math.floor(degradedTtl / 2);
+  if (value === undefined) return Math.max(1, Math.min(1_000, Math.floor(degradedTtl / 4)));
+  const interval = timerMs('beatInterval', value);
+  if (interval > half) throw new CacheOptionError('beatInterval', `must be at most half of degradedTtl (${half} ms), or leases lapse between heartbeats; got ${interval}`);
+  return interval;
+}
+
+/**
+ * The legacy channel: not the cache's own, and refused with a secret unless
+ * unsigned legacy messages are accepted explicitly (they cannot be signed).
+ */
+function legacyChannelOption(options: CacheOptions, ownChannel: string, secret: Secret | undefined): string | undefined {
+  const accept = options.acceptUnsignedLegacy;
+  if (accept !== undefined && typeof accept !== 'boolean') throw new CacheOptionError('acceptUnsignedLegacy', `must be true or false, got ${describe(accept)}`);
+  if (options.legacyChannel === undefined) return undefined;
+  const legacy = channelName('legacyChannel', options.legacyChannel, 1);
+  if (legacy === ownChannel) throw new CacheOptionError('legacyChannel', `must differ from the cache's own channel ${JSON.stringify(ownChannel)}`);
+  if (secret !== undefined && accept !== true) {
+    throw new CacheOptionError(
+      'legacyChannel',
+      'with a secret would accept unsigned legacy messages, which anyone who can publish there could forge; set acceptUnsignedLegacy: true to accept that, or drop legacyChannel',
+    );
+  }
+  return legacy;
 }
 
 function metricsOption(value: unknown): MetricsOptions | false {
@@ -264,3 +328,16 @@ function worstCaseDelBytes(keyLength: number): number {
   );
 }
 
+/** The settings `decide` reads, from the resolved options. */
+export function policyOf(options: ResolvedOptions, instanceId: string): Policy {
+  return {
+    name: options.name,
+    instanceId,
+    maxEntries: options.maxEntries,
+    staleIfError: options.staleIfError,
+    loadTimeout: options.loadTimeout,
+    degradedTtl: options.degradedTtl,
+    maxQueuedKeys: options.maxQueuedKeys,
+    retryInterval: options.retryInterval,
+  };
+}

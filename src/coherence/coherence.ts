@@ -1,14 +1,17 @@
 /**
  * Connects one cache to its peers over a Transport: subscribes to the cache's
  * channel (and the legacy one), turns every payload into a `receive` command
- * (the cache's own echo is skipped without decoding) and every change of the
- * transport's status into a `link` command, and hands outgoing invalidations
- * to the outbox. What each of these means for the cache is `decide`'s call.
+ * (the echo of its own invalidations is skipped without decoding), every
+ * change of the transport's status into a `link` command, the heartbeat timer
+ * into `beat` commands and a writable transport into a `retry`, and hands
+ * outgoing messages to the outbox. What each of these means for the cache is
+ * `decide`'s call.
  */
 import type { Command } from '../core/commands.ts';
 import type { EffectOf } from '../core/effects.ts';
 import type { CacheState } from '../core/state.ts';
 import type { Clock } from '../cache/clock.ts';
+import { TransportClosedError, UndeliveredInvalidationsError } from '../cache/errors.ts';
 import type { TraceHooks } from '../cache/tracing.ts';
 import type { ProtocolLimits, Secret } from '../protocol/message.ts';
 import type { Transport, TransportStatusChange, TransportSubscription } from '../transports/transport.ts';
@@ -22,7 +25,13 @@ export interface CoherenceSettings {
   readonly legacyChannel: string | undefined;
   readonly secret: Secret | undefined;
   readonly limits: ProtocolLimits;
+  readonly beatInterval: number;
+  readonly invalidateTimeout: number;
+  readonly closeTimeout: number;
 }
+
+/** How often close() retries what is still queued while its deadline runs. */
+const CLOSE_RETRY_MS = 25;
 
 /** The parts of the cache coherence needs. */
 export interface CoherenceHost<V> {
@@ -39,9 +48,13 @@ export class Coherence<V> {
   private readonly outbox: Outbox<V>;
   private readonly subscriptions: Promise<TransportSubscription>[] = [];
   private readonly stopStatus: () => void;
+  private readonly stopWritable: () => void;
+  private readonly beats: ReturnType<typeof setInterval>;
   /** Every channel subscription is in place: only then can the transport's `connected` be believed. */
   private subscribed = false;
   private readyWaiters: PromiseWithResolvers<void> | undefined;
+  /** Why it can never be ready (its transport was closed). */
+  private unusable: Error | undefined;
   private closed = false;
 
   constructor(
@@ -50,8 +63,15 @@ export class Coherence<V> {
   ) {
     const { transport } = settings;
     const now = () => host.clock.exact();
-    this.outbox = new Outbox<V>({ cacheName: host.cacheName, instanceId: host.instanceId, retryQueue: host.state.retryQueue, trace: host.trace, now, dispatch: (command) => host.dispatch(command) }, settings);
+    this.outbox = new Outbox<V>(
+      { cacheName: host.cacheName, instanceId: host.instanceId, retryQueue: host.state.retryQueue, trace: host.trace, now, dispatch: (command) => host.dispatch(command) },
+      settings,
+      settings.invalidateTimeout,
+    );
     this.stopStatus = transport.onStatus((change) => this.onStatus(change));
+    this.stopWritable = transport.onWritable?.(() => host.dispatch({ type: 'retry', at: now() })) ?? (() => undefined);
+    this.beats = setInterval(() => host.dispatch({ type: 'beat', at: now() }), settings.beatInterval);
+    this.beats.unref();
     // Until the subscription is in place this instance cannot hear its peers.
     host.dispatch({ type: 'link', at: now(), status: 'degraded', reason: 'starting' });
     const subscribed = [transport.subscribe(settings.channel, (payload) => this.receive(payload, false))];
@@ -64,16 +84,23 @@ export class Coherence<V> {
         this.subscribed = true;
         if (transport.status === 'connected') this.link('connected', 'connected');
       },
-      // A transport that cannot subscribe yet reports 'connected' once it can.
-      () => undefined,
+      // A transport that cannot subscribe yet reports 'connected' once it can; a closed one never will.
+      () => {
+        if (transport.status === 'closed') this.onStatus({ status: 'closed', reason: 'closed' });
+      },
     );
   }
 
-  /** Resolves once the link is up (immediately when it is). */
+  /** Resolves once the link is up (immediately when it is); rejects with TransportClosedError when its transport is closed. */
   ready(): Promise<void> {
     if (this.host.state.link === 'connected') return Promise.resolve();
+    if (this.unusable !== undefined) return Promise.reject(this.unusable);
     this.readyWaiters ??= Promise.withResolvers<void>();
     return this.readyWaiters.promise;
+  }
+
+  sendBeat(): void {
+    this.outbox.sendBeat();
   }
 
   publish(effect: EffectOf<'publish'>): Promise<void> {
@@ -88,16 +115,43 @@ export class Coherence<V> {
     this.outbox.armRetry(afterMs);
   }
 
+  /**
+   * Delivers what is queued within `closeTimeout`, then stops. What could not
+   * be delivered is given up (a `publish.abandoned` event names it) and
+   * close() rejects with UndeliveredInvalidationsError naming it too.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.outbox.close();
+    clearInterval(this.beats);
+    const undelivered = await this.deliverQueued();
+    this.outbox.stop();
     this.closed = true;
     this.stopStatus();
+    this.stopWritable();
     // A subscription still pending (the transport never connected) is undone whenever it completes; close does not wait for it.
     const unsubscribed = this.subscriptions.map((pending) =>
       Promise.race([pending.then((subscription) => subscription.unsubscribe()), Promise.resolve()]).catch(() => undefined),
     );
     await Promise.all(unsubscribed);
+    if (undelivered !== undefined) throw undelivered;
+  }
+
+  /** Flushes and retries until nothing waits or the deadline passes; the error naming what was given up, if anything was. */
+  private async deliverQueued(): Promise<UndeliveredInvalidationsError | undefined> {
+    const { host, settings } = this;
+    const deadline = host.clock.exact() + settings.closeTimeout;
+    await this.outbox.flush();
+    while (!this.outbox.idle && host.clock.exact() < deadline) {
+      // A ref'd timer, bounded by closeTimeout: close() is awaited, and must end with delivery or with the error naming the keys.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(CLOSE_RETRY_MS, deadline - host.clock.exact())));
+      await this.outbox.flush();
+    }
+    if (this.outbox.idle) return undefined;
+    const queue = host.state.retryQueue;
+    const error = new UndeliveredInvalidationsError(host.cacheName, [...queue.keys], queue.clear, settings.closeTimeout);
+    host.dispatch({ type: 'abandon', at: host.clock.exact() });
+    this.outbox.failWaiters(error);
+    return error;
   }
 
   private receive(payload: string, legacy: boolean): void {
@@ -107,22 +161,33 @@ export class Coherence<V> {
     const message = readPayload(payload, legacy, { cacheName: host.cacheName, limits: settings.limits, secret: settings.secret });
     const channel = legacy ? (settings.legacyChannel ?? settings.channel) : settings.channel;
     host.dispatch({ type: 'receive', at, channel, message });
+    // Its own heartbeat may have brought the link back.
+    this.resolveReady();
   }
 
   private onStatus(change: TransportStatusChange): void {
     if (this.closed) return;
     if (change.status === 'connected') {
       if (this.subscribed) this.link('connected', 'connected');
-    } else if (change.reason !== 'closed') {
+    } else if (change.status === 'closed') {
+      // Closed under a live cache: it can never hear its peers again, so it degrades for good.
+      this.unusable = new TransportClosedError(this.host.cacheName);
+      this.link('degraded', 'closed');
+      this.readyWaiters?.reject(this.unusable);
+      this.readyWaiters = undefined;
+    } else {
       this.link('degraded', change.reason === 'heartbeat-timeout' ? 'heartbeat-timeout' : 'connection-lost');
     }
   }
 
-  private link(status: 'connected' | 'degraded', reason: 'connected' | 'connection-lost' | 'heartbeat-timeout'): void {
+  private link(status: 'connected' | 'degraded', reason: 'connected' | 'connection-lost' | 'heartbeat-timeout' | 'closed'): void {
     this.host.dispatch({ type: 'link', at: this.host.clock.exact(), status, reason });
-    if (this.host.state.link === 'connected' && this.readyWaiters !== undefined) {
-      this.readyWaiters.resolve();
-      this.readyWaiters = undefined;
-    }
+    this.resolveReady();
+  }
+
+  private resolveReady(): void {
+    if (this.readyWaiters === undefined || this.host.state.link !== 'connected') return;
+    this.readyWaiters.resolve();
+    this.readyWaiters = undefined;
   }
 }

@@ -1,14 +1,16 @@
 /**
- * Sends this instance's invalidations. The invalidations of one tick are
- * coalesced into one message (split only to respect the message limits), and
- * each send carries whatever waits in the retry queue along with it. How a
- * send ended goes back to `decide` as a `publish.settled` command: the retry
- * queue, its overflow and the retry timer are decisions, not this file's.
+ * Sends this instance's invalidations and heartbeats. The invalidations of
+ * one tick are coalesced into one message (split only to respect the message
+ * limits), and each send carries whatever waits in the retry queue along with
+ * it. How a send ended goes back to `decide` as a `publish.settled` command:
+ * the retry queue, its overflow and the retry timer are decisions, not this
+ * file's. Each `invalidate()` waits here until a send that carried its key
+ * (or a clear) was accepted, or its deadline passed.
  */
 import type { Command } from '../core/commands.ts';
 import type { EffectOf } from '../core/effects.ts';
 import type { RetryQueue } from '../core/state.ts';
-import { errorType } from '../cache/errors.ts';
+import { errorType, InvalidationTimeoutError } from '../cache/errors.ts';
 import { afterThisTick } from '../cache/defer.ts';
 import type { TraceHooks } from '../cache/tracing.ts';
 import { encodeLegacy } from '../protocol/legacy.ts';
@@ -41,33 +43,45 @@ interface Batch {
   clear: boolean;
 }
 
+/** One `invalidate()` (key) or `invalidateAll()` (undefined) waiting for a send that carries it. */
+interface Waiter {
+  readonly key: string | undefined;
+  readonly settle: PromiseWithResolvers<void>;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
 export class Outbox<V> {
   private pending: Batch | undefined;
-  /** Settles once the pending batch was sent or its failure decided. */
-  private pendingDone: Promise<void> | undefined;
   private flushing: Promise<void> = Promise.resolve();
   /** Flushes running or waiting their turn. */
   private flushes = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private readonly writer: MessageWriter;
+  /** Invalidations not yet carried by an accepted send. */
+  private readonly waiters = new Set<Waiter>();
   readonly echoes = new AwaitedEchoes();
 
   constructor(
     private readonly host: OutboxHost<V>,
     private readonly settings: OutboxSettings,
+    /** How long an invalidation waits for its send to be accepted. */
+    private readonly invalidateTimeout: number,
   ) {
     // The cache's name and instance id are checked once, here: every message reuses them.
     this.writer = new MessageWriter(host.cacheName, host.instanceId, settings.limits, settings.secret);
   }
 
-  /** Adds an invalidation to this tick's batch; resolves when the batch was sent or its failure decided. */
+  /**
+   * Adds an invalidation to this tick's batch. Resolves once a send that
+   * carried it was accepted; rejects with InvalidationTimeoutError when none
+   * was within `invalidateTimeout` (the key stays queued for a retry).
+   */
   publish(effect: EffectOf<'publish'>): Promise<void> {
     if (this.pending === undefined) {
       this.pending = { keys: new Set(), clear: false };
-      // Everything invalidated in this tick goes out as one message. Its flush
-      // may find the batch already sent (by close); it then settles at once.
-      this.pendingDone = afterThisTick(this.flush);
+      // Everything invalidated in this tick goes out as one message.
+      void afterThisTick(this.flush);
     }
     const batch = this.pending;
     if (effect.scope === 'all') {
@@ -76,7 +90,56 @@ export class Outbox<V> {
     } else if (!batch.clear) {
       batch.keys.add(effect.key);
     }
-    return this.pendingDone as Promise<void>;
+    return this.wait(effect.scope === 'all' ? undefined : effect.key);
+  }
+
+  /** Sends a heartbeat; a failed one is simply not renewed (the lease lapses on its own). */
+  sendBeat(): void {
+    if (this.closed) return;
+    let payload: string;
+    try {
+      payload = this.writer.beat(this.host.now());
+    } catch {
+      return;
+    }
+    this.settings.transport.publish(this.settings.channel, [payload]).catch(() => undefined);
+  }
+
+  /** Whether every invalidation handed to the outbox was carried by an accepted send. */
+  get idle(): boolean {
+    return this.waiters.size === 0 && this.pending === undefined && !this.host.retryQueue.clear && this.host.retryQueue.keys.size === 0;
+  }
+
+  /** Rejects every waiting invalidation with `error` (close() gave them up). */
+  failWaiters(error: Error): void {
+    for (const waiter of this.waiters) this.finish(waiter, error);
+  }
+
+  private wait(key: string | undefined): Promise<void> {
+    const waiter: Waiter = { key, settle: Promise.withResolvers<void>(), timer: undefined };
+    this.waiters.add(waiter);
+    waiter.timer = setTimeout(() => {
+      waiter.timer = undefined;
+      this.finish(waiter, new InvalidationTimeoutError(this.host.cacheName, key, this.invalidateTimeout));
+    }, this.invalidateTimeout);
+    waiter.timer.unref();
+    return waiter.settle.promise;
+  }
+
+  private finish(waiter: Waiter, error: Error | undefined): void {
+    if (!this.waiters.delete(waiter)) return;
+    if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+    if (error === undefined) waiter.settle.resolve();
+    else waiter.settle.reject(error);
+  }
+
+  /** The waiters a send of `batch` answers when it is accepted (taken before the send: later invalidations need a later send). */
+  private carriedBy(batch: Batch): Waiter[] {
+    const carried: Waiter[] = [];
+    for (const waiter of this.waiters) {
+      if (batch.clear || (waiter.key !== undefined && batch.keys.has(waiter.key))) carried.push(waiter);
+    }
+    return carried;
   }
 
   /** Sends the pending batch together with what waits in the retry queue; one flush at a time. */
@@ -97,8 +160,8 @@ export class Outbox<V> {
     this.retryTimer.unref();
   }
 
-  async close(): Promise<void> {
-    await this.flush();
+  /** Stops retrying and sending heartbeats (what is still queued was delivered or given up by then). */
+  stop(): void {
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
   }
@@ -107,18 +170,17 @@ export class Outbox<V> {
     try {
       const batch = this.pending ?? { keys: new Set<string>(), clear: false };
       this.pending = undefined;
-      this.pendingDone = undefined;
       const queue = this.host.retryQueue;
       if (queue.clear) batch.clear = true;
       if (batch.clear) batch.keys.clear();
       else for (const key of queue.keys) batch.keys.add(key);
-      if (batch.clear || batch.keys.size > 0) await this.send(batch);
+      if (batch.clear || batch.keys.size > 0) await this.send(batch, this.carriedBy(batch));
     } finally {
       this.flushes--;
     }
   };
 
-  private async send(batch: Batch): Promise<void> {
+  private async send(batch: Batch, carried: readonly Waiter[]): Promise<void> {
     const { host, settings } = this;
     const traceparent = host.trace.openPublish(settings.channel);
     let clear = batch.clear;
@@ -146,6 +208,7 @@ export class Outbox<V> {
     }
     const messages = errorName === undefined && payloads !== undefined ? payloads.v1.length : 0;
     host.dispatch({ type: 'publish.settled', at: host.now(), keys, clear, messages, errorName, traceparent });
+    if (errorName === undefined) for (const waiter of carried) this.finish(waiter, undefined);
   }
 
   /** One v1 message per chunk of keys that fits the limits; a key too long to send turns the batch into a clear. */

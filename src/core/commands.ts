@@ -40,8 +40,8 @@ export interface ClearCommand {
 export interface DecodedMessage {
   readonly ok: true;
   readonly cache: string;
-  readonly op: 'del' | 'clear';
-  /** Empty for a clear. */
+  readonly op: 'del' | 'clear' | 'beat';
+  /** Empty for a clear and a beat. */
   readonly keys: readonly string[];
   readonly remote: RemoteSource;
 }
@@ -104,9 +104,21 @@ export interface PublishSettledCommand {
   readonly traceparent: string | undefined;
 }
 
-/** The retry timer fired. */
+/** The retry timer fired, or the transport says a publish can succeed again. */
 export interface RetryCommand {
   readonly type: 'retry';
+  readonly at: number;
+}
+
+/** The heartbeat timer fired: time to prove the channel again (and to notice a lease that lapsed). */
+export interface BeatCommand {
+  readonly type: 'beat';
+  readonly at: number;
+}
+
+/** `close()`'s deadline passed: what still waits in the retry queue will not be delivered. */
+export interface AbandonCommand {
+  readonly type: 'abandon';
   readonly at: number;
 }
 
@@ -120,4 +132,6 @@ export type Command<V> =
   | LoadSettledCommand<V>
   | LoadTimeoutCommand
   | PublishSettledCommand
-  | RetryCommand;
+  | RetryCommand
+  | BeatCommand
+  | AbandonCommand;

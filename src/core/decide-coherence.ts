@@ -1,17 +1,19 @@
 /**
  * Decisions that keep this instance coherent with its peers: which received
- * messages apply, what a change of link means for the entries, and what
- * happens to invalidations whose publish failed (a bounded, de-duplicated
- * retry queue that overflows into one clear, retried when the link returns
- * and on a timer).
+ * messages apply; the lease its own heartbeats renew (entries are served only
+ * while it has heard its channel within `degradedTtl`, so staleness never
+ * waits for a fault to be detected); what a change of link means for the
+ * entries; and what happens to invalidations whose publish failed (a bounded,
+ * de-duplicated retry queue that overflows into one clear, retried when it can
+ * succeed).
  */
-import type { LinkCommand, PublishSettledCommand, ReceiveCommand, RetryCommand } from './commands.ts';
+import type { AbandonCommand, BeatCommand, LinkCommand, PublishSettledCommand, ReceiveCommand, RetryCommand } from './commands.ts';
 import { nothing, type Decision } from './decision.ts';
 import type { Effect } from './effects.ts';
-import type { CacheEvent } from './events.ts';
+import type { CacheEvent, LinkReason } from './events.ts';
 import type { CacheState } from './state.ts';
 
-/** A payload from the channel: rejected when undecodable or for another cache, skipped when it is our own, else applied. */
+/** A payload from the channel: rejected when undecodable or for another cache, its own heartbeat renews the lease, a peer's invalidation applies. */
 export function decideReceive<V>(state: CacheState<V>, command: ReceiveCommand): Decision<V> {
   const { message, at } = command;
   if (!message.ok) return { events: [{ type: 'message.rejected', at, reason: message.reason, detail: message.detail }], effects: [] };
@@ -19,6 +21,7 @@ export function decideReceive<V>(state: CacheState<V>, command: ReceiveCommand):
     return { events: [{ type: 'message.rejected', at, reason: 'other-cache', detail: `for cache ${JSON.stringify(message.cache.slice(0, 32))}` }], effects: [] };
   }
   const { remote } = message;
+  if (message.op === 'beat') return remote.instance === state.policy.instanceId && remote.sentAt !== undefined ? renewLease(state, at, remote.sentAt) : nothing();
   if (remote.instance === state.policy.instanceId) return nothing();
   const events: CacheEvent<V>[] = [{ type: 'message.received', at, channel: command.channel, op: message.op, keys: message.keys.length, remote }];
   if (message.op === 'clear') {
@@ -30,22 +33,58 @@ export function decideReceive<V>(state: CacheState<V>, command: ReceiveCommand):
 }
 
 /**
- * Losing the link caps every entry's life at `degradedTtl`; regaining it drops
- * everything cached or loading meanwhile (messages may have been lost in the
- * gap) and sends what waits in the retry queue.
+ * Its own heartbeat, sent at `provenAt`, came back: every message published
+ * before then has reached this instance (one channel delivers in order), so
+ * entries may be served until provenAt + degradedTtl. A lapsed lease is
+ * regained this way, with no resync unless a connection dropped meanwhile.
+ */
+function renewLease<V>(state: CacheState<V>, at: number, provenAt: number): Decision<V> {
+  const until = provenAt + state.policy.degradedTtl;
+  if (until <= at) return nothing();
+  if (state.link === 'connected') return until > state.leaseUntil ? { events: [{ type: 'lease.renewed', at, provenAt, until }], effects: [] } : nothing();
+  if (state.link === 'local') return nothing();
+  return connect(state, at, 'lease-renewed', until);
+}
+
+/**
+ * The transport's status. Subscribed, this instance connects under a lease
+ * counted from now (the subscription is its first proof) and sends a
+ * heartbeat; lost, it degrades: entries live at most degradedTtl past the
+ * last moment it knew it heard everything.
  */
 export function decideLink<V>(state: CacheState<V>, command: LinkCommand): Decision<V> {
   const { at } = command;
-  if (command.status === 'connected') {
-    if (state.link === 'connected') return nothing();
-    const events: CacheEvent<V>[] = [{ type: 'link.changed', at, state: 'connected', reason: 'connected' }];
-    if (state.entries.size > 0 || state.loads.size > 0) events.push({ type: 'invalidated', scope: 'all', at, origin: 'local', reason: 'resync' });
-    const queue = state.retryQueue;
-    return { events, effects: queue.clear || queue.keys.size > 0 ? [{ type: 'flush' }] : [] };
+  if (command.status === 'connected') return state.link === 'connected' ? nothing() : connect(state, at, 'connected', at + state.policy.degradedTtl);
+  if (state.link === 'local') return command.reason === 'starting' ? degrade(state, at, 'starting', at) : nothing();
+  // Already degraded: only a first sign that messages may have been lost changes anything.
+  if (state.link === 'degraded' && state.gap) return nothing();
+  return degrade(state, at, command.reason, state.link === 'degraded' ? (state.degradedSince ?? at) : state.leaseUntil - state.policy.degradedTtl);
+}
+
+/** The heartbeat timer: a lease that lapsed degrades the link (the hit path already stopped serving at its end); then prove the channel again. */
+export function decideBeat<V>(state: CacheState<V>, command: BeatCommand): Decision<V> {
+  if (state.link === 'local') return nothing();
+  if (state.link === 'connected' && command.at >= state.leaseUntil) {
+    const lapsed = degrade(state, command.at, 'lease-expired', state.leaseUntil - state.policy.degradedTtl);
+    return { events: lapsed.events, effects: [{ type: 'send-beat' }] };
   }
-  if (state.link === 'degraded' || (state.link === 'local' && command.reason !== 'starting')) return nothing();
+  return { events: [], effects: [{ type: 'send-beat' }] };
+}
+
+function connect<V>(state: CacheState<V>, at: number, reason: LinkReason, leaseUntil: number): Decision<V> {
+  const events: CacheEvent<V>[] = [{ type: 'link.changed', at, state: 'connected', reason, leaseUntil }];
+  // Anything cached or loading across a gap may have missed an invalidation.
+  if (state.gap && (state.entries.size > 0 || state.loads.size > 0)) events.push({ type: 'invalidated', scope: 'all', at, origin: 'local', reason: 'resync' });
+  const queue = state.retryQueue;
+  const effects: Effect<V>[] = queue.clear || queue.keys.size > 0 ? [{ type: 'flush' }] : [];
+  if (reason === 'connected') effects.push({ type: 'send-beat' });
+  return { events, effects };
+}
+
+function degrade<V>(state: CacheState<V>, at: number, reason: LinkReason, since: number): Decision<V> {
+  const heardUntil = Math.min(since, at);
   return {
-    events: [{ type: 'link.changed', at, state: 'degraded', reason: command.reason, entriesExpireBy: at + state.policy.degradedTtl }],
+    events: [{ type: 'link.changed', at, state: 'degraded', reason, since: heardUntil, entriesExpireBy: heardUntil + state.policy.degradedTtl }],
     effects: [],
   };
 }
@@ -75,8 +114,15 @@ export function decidePublishSettled<V>(state: CacheState<V>, command: PublishSe
   return { events: [failed], effects };
 }
 
-/** The retry timer: send the queue if anything waits. */
+/** A retry is due (its timer, or the transport can publish again): send the queue if anything waits. */
 export function decideRetry<V>(state: CacheState<V>, _command: RetryCommand): Decision<V> {
   const queue = state.retryQueue;
   return queue.clear || queue.keys.size > 0 ? { events: [], effects: [{ type: 'flush' }] } : nothing();
+}
+
+/** `close()` ran out of time: what still waits is given up, named by the event (and by close()'s error). */
+export function decideAbandon<V>(state: CacheState<V>, command: AbandonCommand): Decision<V> {
+  const queue = state.retryQueue;
+  if (!queue.clear && queue.keys.size === 0) return nothing();
+  return { events: [{ type: 'publish.abandoned', at: command.at, keys: queue.clear ? [] : [...queue.keys], clear: queue.clear }], effects: [] };
 }

@@ -6,7 +6,7 @@
  * decide-loads.ts; the link, messages and publishes in decide-coherence.ts.
  */
 import type { ClearCommand, Command, InvalidateCommand, ReadCommand, SetCommand } from './commands.ts';
-import { decideLink, decidePublishSettled, decideReceive, decideRetry } from './decide-coherence.ts';
+import { decideAbandon, decideBeat, decideLink, decidePublishSettled, decideReceive, decideRetry } from './decide-coherence.ts';
 import { decideLoadSettled, decideLoadTimeout } from './decide-loads.ts';
 import type { Decision } from './decision.ts';
 import type { Effect } from './effects.ts';
@@ -38,6 +38,10 @@ export function decide<V>(state: CacheState<V>, command: Command<V>): Decision<V
       return decidePublishSettled(state, command);
     case 'retry':
       return decideRetry(state, command);
+    case 'beat':
+      return decideBeat(state, command);
+    case 'abandon':
+      return decideAbandon(state, command);
     default:
       return assertNever(command);
   }

@@ -23,7 +23,9 @@ export type Effect<V> =
   /** Send what waits in the retry queue now. */
   | { readonly type: 'flush' }
   /** Fire a `retry` command after `afterMs` (one timer at a time). */
-  | { readonly type: 'arm-retry'; readonly afterMs: number };
+  | { readonly type: 'arm-retry'; readonly afterMs: number }
+  /** Publish a heartbeat on the channel (its echo renews the lease). */
+  | { readonly type: 'send-beat' };
 
 /** How a load's callers are answered. */
 export type LoadResult<V> =

@@ -175,25 +175,47 @@ export interface ClearedEvent {
 export type LinkState = 'connected' | 'degraded';
 
 /**
- * Why the link changed: `connected`, `connection-lost` (the transport dropped),
- * `heartbeat-timeout` (it stopped answering without dropping), `starting` (no
- * connection yet at creation).
+ * Why the link changed: `connected` (the transport subscribed), `lease-renewed`
+ * (this instance heard its own heartbeat again after its lease lapsed),
+ * `connection-lost` (the transport dropped), `heartbeat-timeout` (it stopped
+ * answering without dropping), `lease-expired` (no heartbeat of its own came
+ * back through the channel in time), `closed` (the transport was closed),
+ * `starting` (no connection yet at creation).
  */
-export type LinkReason = 'connected' | 'connection-lost' | 'heartbeat-timeout' | 'starting';
+export type LinkReason = 'connected' | 'lease-renewed' | 'connection-lost' | 'heartbeat-timeout' | 'lease-expired' | 'closed' | 'starting';
 
 /**
- * The link to other instances changed. While degraded, no entry outlives
- * `entriesExpireBy` (now + degradedTtl); entries stored meanwhile get at most
- * degradedTtl. Coming back is followed by an `invalidated` of everything
- * (reason `resync`) when anything was cached: messages may have been lost.
+ * The link to other instances changed. Connected, entries are served under a
+ * lease (`leaseUntil`) that the instance's own heartbeats renew. Degraded, no
+ * entry outlives `entriesExpireBy`, and values stored meanwhile live at most
+ * degradedTtl past the later of their read and `since` (the last moment this
+ * instance knew it heard everything). Coming back after a gap in which
+ * messages may have been lost is followed by an `invalidated` of everything
+ * (reason `resync`) when anything was cached.
  */
 export interface LinkChangedEvent {
   readonly type: 'link.changed';
   readonly at: number;
   readonly state: LinkState;
   readonly reason: LinkReason;
+  /** When connected: no entry is served at or after this time unless a heartbeat renews the lease. */
+  readonly leaseUntil?: number;
+  /** When degraded: the last moment this instance is known to have heard its channel. */
+  readonly since?: number;
   /** When degraded: the latest expiry any entry may keep. */
   readonly entriesExpireBy?: number;
+}
+
+/**
+ * This instance heard its own heartbeat, sent at `provenAt`, come back
+ * through the channel: every message published before then has reached it, so
+ * its entries may be served until `until` (provenAt + degradedTtl).
+ */
+export interface LeaseRenewedEvent {
+  readonly type: 'lease.renewed';
+  readonly at: number;
+  readonly provenAt: number;
+  readonly until: number;
 }
 
 /** Why a received message was refused (a fixed set: it becomes a metric label). */
@@ -259,6 +281,14 @@ export interface MessageReceivedEvent {
   readonly remote: RemoteSource;
 }
 
+/** `close()` could not deliver these invalidations within its deadline: they leave the retry queue, and `close()` rejects naming them. */
+export interface PublishAbandonedEvent {
+  readonly type: 'publish.abandoned';
+  readonly at: number;
+  readonly keys: readonly string[];
+  readonly clear: boolean;
+}
+
 /** Every event the cache can emit. */
 export type CacheEvent<V = unknown> =
   | HitEvent
@@ -274,10 +304,12 @@ export type CacheEvent<V = unknown> =
   | InvalidatedEvent
   | ClearedEvent
   | LinkChangedEvent
+  | LeaseRenewedEvent
   | MessageRejectedEvent
   | MessageReceivedEvent
   | PublishedEvent
-  | PublishFailedEvent;
+  | PublishFailedEvent
+  | PublishAbandonedEvent;
 
 export type CacheEventType = CacheEvent['type'];
 

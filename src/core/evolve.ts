@@ -83,8 +83,23 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       return state;
     case 'link.changed':
       state.link = event.state;
-      state.degradedSince = event.state === 'degraded' ? event.at : undefined;
+      if (event.state === 'connected') {
+        state.leaseUntil = event.leaseUntil ?? Infinity;
+        state.degradedSince = undefined;
+        state.gap = false;
+      } else {
+        state.leaseUntil = Infinity;
+        state.degradedSince = event.since ?? event.at;
+        if (event.reason !== 'lease-expired') state.gap = true;
+      }
       if (event.entriesExpireBy !== undefined) state.entries.capExpiry(event.entriesExpireBy);
+      return state;
+    case 'lease.renewed':
+      if (state.link === 'connected' && event.until > state.leaseUntil) state.leaseUntil = event.until;
+      return state;
+    case 'publish.abandoned':
+      state.retryQueue.clear = false;
+      state.retryQueue.keys.clear();
       return state;
     case 'published': {
       const queue = state.retryQueue;

@@ -30,7 +30,10 @@ export interface LoadSnapshot {
 /** The whole state as plain data. Values are included: a snapshot never leaves the process by itself. */
 export interface CacheSnapshot<V> {
   readonly link: 'local' | LinkState;
+  /** No entry is served at or after this time (null: no lease in force). */
+  readonly leaseUntil: number | null;
   readonly degradedSince: number | undefined;
+  readonly gap: boolean;
   readonly entries: readonly EntrySnapshot<V>[];
   readonly loads: readonly LoadSnapshot[];
   /** Keys waiting for a publish retry, sorted; `clear` when a clear is owed instead. */
@@ -40,7 +43,9 @@ export interface CacheSnapshot<V> {
 export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
   return {
     link: state.link,
+    leaseUntil: state.leaseUntil === Infinity ? null : state.leaseUntil,
     degradedSince: state.degradedSince,
+    gap: state.gap,
     entries: [...state.entries.walk()],
     loads: [...state.loads.values()]
       .flat()

@@ -43,6 +43,17 @@ export interface Policy {
   readonly retryInterval: number;
 }
 
+/**
+ * The moment after which a peer's invalidation may not have reached this
+ * instance: connected, the last proof of its lease; degraded, when it was
+ * last known to hear; never, without peers.
+ */
+export function unheardSince<V>(state: CacheState<V>): number {
+  if (state.link === 'connected') return state.leaseUntil - state.policy.degradedTtl;
+  if (state.link === 'degraded') return state.degradedSince ?? -Infinity;
+  return Infinity;
+}
+
 export const DEFAULT_POLICY: Policy = Object.freeze({
   name: 'cache',
   instanceId: '',
@@ -59,8 +70,16 @@ export interface CacheState<V> {
   readonly entries: EntryTable<V>;
   /** `local`: no transport. Otherwise whether other instances' invalidations reach this one. */
   link: 'local' | LinkState;
-  /** When the link was lost (while degraded): what this instance may have missed since then is what the degraded bound counts from. */
+  /**
+   * No entry is served at or after this time (connected: the lease its own
+   * heartbeats renew; +Infinity when local or degraded, where entries carry
+   * their own capped expiries). The hit path checks it beside the expiry.
+   */
+  leaseUntil: number;
+  /** While degraded: the last moment this instance is known to have heard its channel; the degraded bound counts from it. */
   degradedSince: number | undefined;
+  /** Messages may have been lost since the link was last whole (a connection dropped, or it never connected): coming back drops everything. */
+  gap: boolean;
   /** Loads in flight by key (usually one; more while a fenced or timed-out load still runs beside its successor). */
   readonly loads: Map<string, LoadRecord[]>;
   /** The highest load id handed out. */
@@ -73,7 +92,9 @@ export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> 
     policy,
     entries: new EntryTable<V>(),
     link: 'local',
+    leaseUntil: Infinity,
     degradedSince: undefined,
+    gap: false,
     loads: new Map(),
     lastLoadId: 0,
     retryQueue: { keys: new Set(), clear: false },
@@ -86,16 +107,16 @@ export function findLoad<V>(state: CacheState<V>, key: string, loadId: number): 
 
 /**
  * The load a read of `key` at `now` may share: the newest one, unless an
- * invalidation or a newer value fenced it, it timed out, or (while degraded)
- * what it read is already as old as the degraded bound allows: a peer's write
- * since max(its start, the moment the link was lost) may have gone unheard.
+ * invalidation or a newer value fenced it, it timed out, or what it read is
+ * already as old as the bound allows: a peer's write since max(its start, the
+ * moment this instance may have stopped hearing) may have gone unheard.
  */
 export function joinableLoad<V>(state: CacheState<V>, key: string, now: number): LoadRecord | undefined {
   const sameKey = state.loads.get(key);
   if (sameKey === undefined) return undefined;
   const newest = sameKey[sameKey.length - 1] as LoadRecord;
   if (newest.fencedBy !== undefined || newest.timedOut || newest.sync) return undefined;
-  if (state.link === 'degraded' && Math.max(newest.startedAt, state.degradedSince ?? newest.startedAt) + state.policy.degradedTtl <= now) return undefined;
+  if (Math.max(newest.startedAt, unheardSince(state)) + state.policy.degradedTtl <= now) return undefined;
   return newest;
 }
 
@@ -114,17 +135,18 @@ export function loadsInFlight<V>(state: CacheState<V>): number {
 export function freshSlot<V>(state: CacheState<V>, key: string, now: number): number {
   const entries = state.entries;
   const slot = entries.slot(key);
-  if (slot === undefined || !entries.isLive(slot) || entries.expiresAt(slot) <= now) return -1;
+  if (slot === undefined || !entries.isLive(slot) || entries.expiresAt(slot) <= now || now >= state.leaseUntil) return -1;
   return slot;
 }
 
 /**
  * The expired value of `key` still inside its stale-if-error window at `now`,
- * if any. Never while degraded: an expired value may then be older than the
- * degraded bound (a peer's invalidation may not have reached us).
+ * if any, and only while serving it keeps the bound: a peer's invalidation
+ * sent after `unheardSince` may not have reached us, so not past that moment
+ * + degradedTtl (a lapsed lease, or a link down for that long).
  */
 export function staleValue<V>(state: CacheState<V>, key: string, now: number): { value: V } | undefined {
-  if (state.link === 'degraded') return undefined;
+  if (now >= unheardSince(state) + state.policy.degradedTtl) return undefined;
   const entries = state.entries;
   const slot = entries.slot(key);
   if (slot === undefined || !entries.isLive(slot)) return undefined;

@@ -1,6 +1,6 @@
 /** The one decision every write shares, from `set` and from a load alike. */
 import type { CacheEvent, StoreSource } from './events.ts';
-import type { CacheState } from './state.ts';
+import { unheardSince, type CacheState } from './state.ts';
 
 /**
  * Storing a value: the least recently used slot makes room first when the
@@ -22,7 +22,8 @@ export function storeEvents<V>(state: CacheState<V>, key: string, value: V, ttl:
     }
   }
   let expiresAt = at + ttl;
-  if (state.link === 'degraded') expiresAt = Math.min(expiresAt, Math.max(readAt, state.degradedSince ?? readAt) + policy.degradedTtl);
+  // Connected, the lease bounds what is served; degraded, the value's own expiry must.
+  if (state.link === 'degraded') expiresAt = Math.min(expiresAt, Math.max(readAt, unheardSince(state)) + policy.degradedTtl);
   events.push({ type: 'stored', key, at, expiresAt, source, value });
   return events;
 }

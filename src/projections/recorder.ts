@@ -1,7 +1,8 @@
 /**
- * A bounded ring buffer of the most recent events, for diagnosis. Hits are not
- * recorded (they would push out everything worth reading and cost the hot
- * path; `stats()` counts them) and stored values are redacted.
+ * A bounded ring buffer of the most recent events, for diagnosis. Hits and
+ * lease renewals are not recorded (they would push out everything worth
+ * reading, and hits would cost the hot path; `stats()` and `snapshot()` show
+ * them) and stored values are redacted.
  */
 import type { CacheEvent, StoredEvent } from '../core/events.ts';
 
@@ -18,7 +19,7 @@ export class EventRecorder {
   }
 
   record(event: CacheEvent): void {
-    if (this.capacity === 0 || event.type === 'hit') return;
+    if (this.capacity === 0 || event.type === 'hit' || event.type === 'lease.renewed') return;
     this.ring[this.next] = redact(event);
     this.next = (this.next + 1) % this.capacity;
     if (this.next === 0) this.filled = true;

@@ -32,6 +32,8 @@ export interface CacheCounters {
   publishFailed: number;
   /** `publish.failed` with `overflowed`: times the retry queue overflowed into a `clear`. */
   publishOverflowed: number;
+  /** `publish.abandoned`: invalidations close() could not deliver before its deadline (keys, or 1 for a clear). */
+  publishAbandoned: number;
   /** `message.rejected`, by reason. */
   messageRejected: Record<MessageRejectReason, number>;
   /** `link.changed` to `degraded` (not at start): times the link to other instances was lost. */
@@ -55,6 +57,7 @@ export function zeroCounters(): CacheCounters {
     published: { messages: 0, keys: 0 },
     publishFailed: 0,
     publishOverflowed: 0,
+    publishAbandoned: 0,
     messageRejected: {
       'too-large': 0,
       'not-json': 0,
@@ -135,6 +138,11 @@ export class StatsProjection {
       case 'publish.failed':
         c.publishFailed++;
         if (event.overflowed) c.publishOverflowed++;
+        return;
+      case 'publish.abandoned':
+        c.publishAbandoned += event.clear ? 1 : event.keys.length;
+        return;
+      case 'lease.renewed':
         return;
       default:
         return assertNever(event);

@@ -18,7 +18,9 @@ export const PROTOCOL_VERSION = 1;
 
 export type InvalidationOp =
   | { readonly op: 'del'; readonly keys: readonly string[] }
-  | { readonly op: 'clear' };
+  | { readonly op: 'clear' }
+  /** A heartbeat: its echo proves the channel to its sender (renewing its lease), and it announces the sender to its peers. */
+  | { readonly op: 'beat' };
 
 export type InvalidationMessage = InvalidationOp & {
   readonly v: 1;
@@ -297,8 +299,8 @@ function validateFields(
   if (sig !== undefined && typeof sig !== 'string') return reject('bad-shape', 'sig must be a string');
 
   let keys: string[] | undefined;
-  if (op === 'clear') {
-    if (rawKeys !== undefined) return reject('bad-shape', 'a clear message carries no keys');
+  if (op === 'clear' || op === 'beat') {
+    if (rawKeys !== undefined) return reject('bad-shape', `a ${op} message carries no keys`);
   } else if (op === 'del') {
     if (!Array.isArray(rawKeys) || rawKeys.length === 0) {
       return reject('bad-shape', 'keys must be a non-empty array');
@@ -315,20 +317,30 @@ function validateFields(
     }
     keys = rawKeys as string[];
   } else {
-    return reject('bad-shape', 'op must be "del" or "clear"');
+    return reject('bad-shape', 'op must be "del", "clear" or "beat"');
   }
 
   // `+ 0` turns a -0 (valid JSON) into 0 so the message re-encodes to the same value.
-  const message = messageOf(cache as string, origin as string, sentAt + 0, keys, traceparent);
+  const message = messageOf(cache as string, origin as string, sentAt + 0, op, keys, traceparent);
   return { ok: true, message, sig };
 }
 
-/** A message from checked parts: `keys` undefined for a clear; no `traceparent` field when there is none. */
-export function messageOf(cache: string, origin: string, sentAt: number, keys: readonly string[] | undefined, traceparent: string | undefined): InvalidationMessage {
+/** A message from checked parts: `keys` only for a del; no `traceparent` field when there is none. */
+export function messageOf(
+  cache: string,
+  origin: string,
+  sentAt: number,
+  op: 'del' | 'clear' | 'beat',
+  keys: readonly string[] | undefined,
+  traceparent: string | undefined,
+): InvalidationMessage {
   // Literals rather than spreads: this runs on every received message.
   const v = PROTOCOL_VERSION;
-  if (keys === undefined) return traceparent === undefined ? { v, cache, op: 'clear', origin, sentAt } : { v, cache, op: 'clear', origin, sentAt, traceparent };
-  return traceparent === undefined ? { v, cache, op: 'del', keys, origin, sentAt } : { v, cache, op: 'del', keys, origin, sentAt, traceparent };
+  if (op === 'del') {
+    const list = keys ?? [];
+    return traceparent === undefined ? { v, cache, op, keys: list, origin, sentAt } : { v, cache, op, keys: list, origin, sentAt, traceparent };
+  }
+  return traceparent === undefined ? { v, cache, op, origin, sentAt } : { v, cache, op, origin, sentAt, traceparent };
 }
 
 /*
@@ -336,7 +348,7 @@ export function messageOf(cache: string, origin: string, sentAt: number, keys: r
  *
  *   sig = lowercase hex of HMAC-SHA256(key = secret bytes, data = UTF-8 of C)
  *   C   = the JSON array [v, cache, op, keys, origin, sentAt, traceparent]
- *         in exactly that order, with keys = null for "clear" and
+ *         in exactly that order, with keys = null for "clear" and "beat", and
  *         traceparent = null when absent, serialized as ECMAScript JSON.stringify
  *         does: no whitespace; strings escape only `"`, `\`, \b \f \n \r \t,
  *         other U+0000–U+001F and lone surrogates as lowercase \u00xx / \udxxx,

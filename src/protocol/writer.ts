@@ -89,22 +89,28 @@ export class MessageWriter {
   }
 
   del(keys: readonly string[], sentAt: number, traceparent: string | undefined): string {
-    if (this.secret !== undefined) return this.signed(keys, sentAt, traceparent);
+    if (this.secret !== undefined) return this.signed('del', keys, sentAt, traceparent);
     let list = '';
     for (const key of keys) list += list === '' ? quoteJson(key) : `,${quoteJson(key)}`;
     return sized(`${this.head}"del","keys":[${list}]${this.originPart}${this.sentAtText.of(sentAt)}${this.tail(traceparent)}`, this.limits);
   }
 
   clear(sentAt: number, traceparent: string | undefined): string {
-    if (this.secret !== undefined) return this.signed(undefined, sentAt, traceparent);
+    if (this.secret !== undefined) return this.signed('clear', undefined, sentAt, traceparent);
     return sized(`${this.head}"clear"${this.originPart}${this.sentAtText.of(sentAt)}${this.tail(traceparent)}`, this.limits);
+  }
+
+  /** A heartbeat (no trace: it is the library's own traffic, not a caller's operation). */
+  beat(sentAt: number): string {
+    if (this.secret !== undefined) return this.signed('beat', undefined, sentAt, undefined);
+    return sized(`${this.head}"beat"${this.originPart}${this.sentAtText.of(sentAt)}}`, this.limits);
   }
 
   private tail(traceparent: string | undefined): string {
     return traceparent === undefined ? '}' : `,"traceparent":${JSON.stringify(traceparent)}}`;
   }
 
-  private signed(keys: readonly string[] | undefined, sentAt: number, traceparent: string | undefined): string {
-    return serializeMessage(messageOf(this.cache, this.origin, sentAt, keys, traceparent), this.limits, this.secret);
+  private signed(op: 'del' | 'clear' | 'beat', keys: readonly string[] | undefined, sentAt: number, traceparent: string | undefined): string {
+    return serializeMessage(messageOf(this.cache, this.origin, sentAt, op, keys, traceparent), this.limits, this.secret);
   }
 }

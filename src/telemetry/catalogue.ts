@@ -223,6 +223,16 @@ export const PUBLISH_OVERFLOWED: CounterMetric = {
   read: (s) => one(s.publishOverflowed),
 };
 
+export const PUBLISH_ABANDONED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.publish.abandoned',
+  prometheusName: 'coherent_cache_publish_abandoned_total',
+  description: 'Invalidations close() could not deliver before its deadline (keys; 1 for a clear)',
+  unit: '{key}',
+  labels: [],
+  read: (s) => one(s.publishAbandoned),
+};
+
 export const MESSAGE_REJECTED: CounterMetric = {
   kind: 'counter',
   name: 'coherent_cache.message.rejected',
@@ -308,6 +318,7 @@ export const COUNTERS: readonly CounterMetric[] = [
   PUBLISHED,
   PUBLISH_FAILED,
   PUBLISH_OVERFLOWED,
+  PUBLISH_ABANDONED,
   MESSAGE_REJECTED,
 ];
 export const GAUGES: readonly GaugeMetric[] = [ENTRIES, LOADS_IN_FLIGHT, DEGRADED, QUEUE_DEPTH];

@@ -51,6 +51,12 @@ export interface Transport {
   publish(channel: string, payloads: readonly string[]): Promise<void>;
   /** Status changes of the receiving side. Returns the unsubscribe function. */
   onStatus(listener: StatusListener): () => void;
+  /**
+   * Optional: calls `listener` whenever the publishing side can send again
+   * (its connection is back), so queued invalidations are retried at once
+   * rather than on a timer. Returns the unsubscribe function.
+   */
+  onWritable?(listener: () => void): () => void;
   /** Releases what the transport opened (never what its caller passed in). */
   close(): Promise<void>;
 }

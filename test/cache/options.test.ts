@@ -6,6 +6,7 @@
  */
 import { expect } from 'chai';
 import { CacheOptionError } from '../../src/cache/errors.ts';
+import { LEGACY_CHANNEL } from '../../src/protocol/legacy.ts';
 import { DEFAULTS, resolveOptions, type CacheOptions } from '../../src/cache/options.ts';
 import { NO_TRACING } from '../../src/cache/tracing.ts';
 import {
@@ -46,8 +47,8 @@ function optionError(construct: () => unknown, label: string): CacheOptionError 
 }
 
 /** `resolveOptions` with `name` plus one option set to `value` must throw naming `option`. */
-function expectRefused(option: string, value: unknown, label = `${option} = ${show(value)}`): CacheOptionError {
-  const options = { name: 'orders', [option]: value } as unknown as CacheOptions;
+function expectRefused(option: string, value: unknown, label = `${option} = ${show(value)}`, others: Partial<CacheOptions> = {}): CacheOptionError {
+  const options: CacheOptions = { name: 'orders', ...others, [option]: value };
   const error = optionError(() => resolveOptions(options), label);
   expect(error.option, label).to.equal(option);
   expect(error.message, label).to.include(`"${option}"`);
@@ -100,7 +101,12 @@ const BAD: Table = {
   channelPrefix: ['has space', 'tab\t', 'new\nline:', ' lead', 'x'.repeat(201), 42, Number.NaN, {}, [], true, LONG],
   legacyChannel: [null, '', ' ', 'has space', 'trail ', 'x'.repeat(201), 42, Number.NaN, {}, [], true, LONG],
   secret: [null, '', new Uint8Array(0), 42, Number.NaN, {}, [], true, [1, 2, 3], () => 'secret'],
-  degradedTtl: [0, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
+  acceptUnsignedLegacy: [null, 'yes', 'true', 1, 0, Number.NaN, {}, [], LONG],
+  degradedTtl: [0, 1, 0.5, 1.5, 2 ** 31, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
+  // At most half of degradedTtl (5 000 by default): a lease must be renewed before it lapses.
+  beatInterval: [0, 0.5, 2_501, 5_000, 2 ** 31, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
+  invalidateTimeout: [0, 0.5, 1.5, 2 ** 31, Number.MAX_SAFE_INTEGER, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
+  closeTimeout: [0, 0.5, 1.5, 2 ** 31, Number.MAX_SAFE_INTEGER, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
   maxQueuedKeys: [0, 1.5, 10_000_001, Number.MAX_SAFE_INTEGER, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
   retryInterval: [0, 0.5, 1.5, 2 ** 31, Number.MAX_SAFE_INTEGER, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
   messageLimits: [
@@ -144,7 +150,11 @@ const GOOD: { readonly [K in keyof CacheOptions]-?: readonly unknown[] } = {
   channelPrefix: ['', 'app:', 'x'.repeat(200)],
   legacyChannel: ['l', 'legacy:invalidate', 'x'.repeat(200)],
   secret: ['k', LONG, new Uint8Array([1]), Buffer.from('key')],
-  degradedTtl: [1, 0.5, 5_000],
+  acceptUnsignedLegacy: [true, false],
+  degradedTtl: [2, 5_000, 2 ** 31 - 1],
+  beatInterval: [1, 1_000, 2_500],
+  invalidateTimeout: [1, 2_000, 2 ** 31 - 1],
+  closeTimeout: [1, 2_000, 2 ** 31 - 1],
   maxQueuedKeys: [1, 10_000_000],
   retryInterval: [1, 1_000, 2 ** 31 - 1],
   messageLimits: [{}, { maxKeysPerMessage: 1 }, { maxKeysPerMessage: 100_000 }, { maxMessageBytes: 1 << 20, maxKeyLength: 100_000 }, { maxKeyLength: 1 }, { maxMessageBytes: undefined }],
@@ -156,7 +166,7 @@ describe('resolveOptions: every option is validated', () => {
   it('covers every option of CacheOptions', () => {
     // The two tables list the same options; a new option must get rows in both.
     expect(Object.keys(BAD).sort()).to.deep.equal(Object.keys(GOOD).sort());
-    expect(Object.keys(BAD)).to.have.lengthOf(18);
+    expect(Object.keys(BAD)).to.have.lengthOf(22);
   });
 
   for (const [option, values] of Object.entries(BAD)) {
@@ -206,7 +216,11 @@ describe('resolveOptions: every option is validated', () => {
       channelPrefix: 'coherent-cache:',
       legacyChannel: undefined,
       secret: undefined,
+      acceptUnsignedLegacy: false,
       degradedTtl: 5_000,
+      beatInterval: 1_000,
+      invalidateTimeout: 2_000,
+      closeTimeout: 2_000,
       maxQueuedKeys: 10_000,
       retryInterval: 1_000,
       messageLimits: DEFAULT_LIMITS,
@@ -422,5 +436,19 @@ describe('RedisTransport: options are validated before connecting', () => {
     const error = expectRedisRefused({ url: `http://${LONG}` }, 'redis.url', 'long url');
     expect(error.message).to.not.include(LONG.slice(0, 41));
     expect(error.message).to.include('1007-character string');
+  });
+});
+
+describe('resolveOptions: the legacy channel and signing', () => {
+  it('refuses a secret with a legacy channel unless unsigned legacy messages are accepted explicitly', () => {
+    const error = expectRefused('legacyChannel', LEGACY_CHANNEL, 'legacyChannel with a secret', { secret: 'k' });
+    expect(error.message).to.include('acceptUnsignedLegacy');
+    expect(resolveOptions({ name: 'orders', secret: 'k', legacyChannel: LEGACY_CHANNEL, acceptUnsignedLegacy: true }).legacyChannel).to.equal(LEGACY_CHANNEL);
+    expect(resolveOptions({ name: 'orders', legacyChannel: LEGACY_CHANNEL }).acceptUnsignedLegacy).to.equal(false);
+  });
+
+  it("refuses a legacy channel equal to the cache's own channel", () => {
+    expect(expectRefused('legacyChannel', 'coherent-cache:orders').message).to.include('must differ');
+    expect(expectRefused('legacyChannel', 'app:orders', 'legacyChannel = the prefixed channel', { channelPrefix: 'app:' }).message).to.include('must differ');
   });
 });

@@ -6,13 +6,23 @@
  */
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { createCache, LEGACY_CHANNEL, MemoryBus, type Cache, type CacheEvent, type CacheOptions, type MemoryTransport } from '../../src/index.ts';
+import { createCache, InvalidationTimeoutError, LEGACY_CHANNEL, MemoryBus, type Cache, type CacheEvent, type CacheOptions, type MemoryTransport } from '../../src/index.ts';
 import { encodeMessage } from '../../src/protocol/writer.ts';
 import { MAX_AWAITED_ECHO_LENGTH, MAX_AWAITED_ECHOES } from '../../src/coherence/echoes.ts';
 
 /** Lets queued microtasks (coalescing, in-memory delivery) run. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+/** Whether a payload is a heartbeat (every cache sends them on its channel; these tests look at invalidations). */
+function isBeat(payload: string): boolean {
+  return payload.includes('"op":"beat"');
+}
+
+/** The calls of a `publish` spy that carried invalidations, not heartbeats. */
+function invalidationCalls(publish: sinon.SinonSpy<[string, readonly string[]], Promise<void>>) {
+  return publish.getCalls().filter((call) => !call.args[1].every(isBeat));
 }
 
 function events<V>(cache: Cache<V>): CacheEvent<V>[] {
@@ -93,7 +103,7 @@ describe('coherence over the in-memory transport', () => {
     const transport = bus.transport();
     const sent: string[] = [];
     sinon.stub(transport, 'publish').callsFake((_channel, payloads) => {
-      sent.push(...payloads);
+      sent.push(...payloads.filter((payload) => !isBeat(payload)));
       return Promise.resolve();
     });
     return { cache: await instance({}, transport), transport, sent };
@@ -152,8 +162,9 @@ describe('coherence over the in-memory transport', () => {
     for (const key of ['a', 'b', 'c']) b.set(key, key);
     await Promise.all([a.invalidate('a'), a.invalidate('b'), a.invalidate('c'), a.invalidate('a')]);
     await settle();
-    expect(publish.callCount).to.equal(1);
-    const [channel, payloads] = publish.firstCall.args;
+    const calls = invalidationCalls(publish);
+    expect(calls).to.have.length(1);
+    const [channel, payloads] = calls[0]!.args;
     expect(channel).to.equal('coherent-cache:config');
     expect(payloads).to.have.length(1);
     expect(JSON.parse(payloads[0]!)).to.include({ op: 'del', cache: 'config' }).and.to.have.property('keys').that.deep.equals(['a', 'b', 'c']);
@@ -166,7 +177,7 @@ describe('coherence over the in-memory transport', () => {
     const publish = sinon.spy(transport, 'publish');
     const a = await instance({ messageLimits: { maxKeysPerMessage: 2 } }, transport);
     await Promise.all(['a', 'b', 'c', 'd', 'e'].map((key) => a.invalidate(key)));
-    expect(publish.firstCall.args[1]).to.have.length(3);
+    expect(invalidationCalls(publish)[0]?.args[1]).to.have.length(3);
   });
 
   it('uses the channel prefix and ignores other caches on a shared transport', async () => {
@@ -208,11 +219,15 @@ describe('coherence over the in-memory transport', () => {
       const forger = await instance({ secret: 'wrong' });
       const unsigned = await instance();
       b.set('k', 'v');
+      await settle();
+      // Their heartbeats are refused too: count only what the invalidations add.
+      const before = b.stats().messageRejected;
       await forger.invalidate('k');
       await unsigned.invalidate('k');
       await settle();
       expect(b.has('k')).to.equal(true);
-      expect(b.stats().messageRejected).to.include({ 'bad-signature': 1, unsigned: 1 });
+      const after = b.stats().messageRejected;
+      expect({ forged: after['bad-signature'] - before['bad-signature'], unsigned: after.unsigned - before.unsigned }).to.deep.equal({ forged: 1, unsigned: 1 });
       await a.invalidate('k');
       await settle();
       expect(b.has('k')).to.equal(false);
@@ -312,10 +327,23 @@ describe('coherence over the in-memory transport', () => {
       const resync = b.recentEvents().find((e) => e.type === 'invalidated' && e.reason === 'resync');
       expect(resync).to.include({ scope: 'all', origin: 'local' });
       expect(b.stats()).to.include({ resyncs: 1, degradations: 1 });
-      // Connected again: the normal ttl applies.
+      // Connected again: the normal ttl applies, under a lease its heartbeats keep renewing (their echoes need promise jobs: tickAsync).
       b.set('after', 'v');
-      clock.tick(30_000);
+      await clock.tickAsync(30_000);
       expect(b.has('after')).to.equal(true);
+    });
+
+    it('a synchronous tick past the lease stops serving at once, degrades, and recovers without a resync once a heartbeat comes back', async () => {
+      const b = await instance({ ttl: 60_000, degradedTtl: 1_000 });
+      b.set('k', 'v');
+      // No promise job runs inside tick(): no heartbeat echo can renew the lease.
+      clock.tick(1_000);
+      expect(b.has('k'), 'past the lease, nothing is served').to.equal(false);
+      expect(b.snapshot().link).to.equal('degraded');
+      expect(b.recentEvents().findLast((e) => e.type === 'link.changed' && e.state === 'degraded')).to.include({ reason: 'lease-expired' });
+      await clock.tickAsync(300);
+      expect(b.snapshot().link, 'the next heartbeat renewed it').to.equal('connected');
+      expect(b.stats().resyncs, 'a lapse loses no message: no resync').to.equal(0);
     });
 
     it('a failed publish drops locally at once, queues the key and sends it on reconnect', async () => {
@@ -325,15 +353,39 @@ describe('coherence over the in-memory transport', () => {
       b.set('k', 'v');
       a.set('k', 'v');
       transport.disconnect();
-      await a.invalidate('k');
+      // invalidate() resolves once its message was accepted: here, only after the reconnect.
+      let acked = false;
+      const invalidated = a.invalidate('k').then(() => (acked = true));
+      await settle();
       expect(a.has('k')).to.equal(false);
       expect(b.has('k')).to.equal(true);
       expect(a.stats().publishFailed).to.equal(1);
       expect(a.stats().publishQueueDepth).to.equal(1);
+      expect(acked).to.equal(false);
       transport.reconnect();
+      await invalidated;
       await settle();
       expect(b.has('k')).to.equal(false);
       expect(a.stats().publishQueueDepth).to.equal(0);
+    });
+
+    it('invalidate() rejects with InvalidationTimeoutError when its message is not accepted within invalidateTimeout; the key stays queued', async () => {
+      const transport = bus.transport();
+      const a = await instance({ invalidateTimeout: 300 }, transport);
+      const b = await instance();
+      b.set('k', 'v');
+      transport.disconnect();
+      const invalidated = a.invalidate('k');
+      const failure = invalidated.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await clock.tickAsync(300);
+      expect(await failure).to.be.instanceOf(InvalidationTimeoutError).and.include({ key: 'k', timeoutMs: 300 });
+      expect(a.stats().publishQueueDepth).to.equal(1);
+      transport.reconnect();
+      await settle();
+      expect(b.has('k'), 'still delivered once it can be').to.equal(false);
     });
 
     it('retries the queue on a timer when the link is up but publishing failed', async () => {
@@ -342,10 +394,12 @@ describe('coherence over the in-memory transport', () => {
       const b = await instance();
       b.set('k', 'v');
       const publish = sinon.stub(transport, 'publish').rejects(new Error('broken pipe'));
-      await a.invalidate('k');
+      const invalidated = a.invalidate('k');
+      await settle();
       expect(b.has('k')).to.equal(true);
       publish.restore();
       clock.tick(500);
+      await invalidated;
       await settle();
       expect(b.has('k')).to.equal(false);
     });
@@ -356,13 +410,13 @@ describe('coherence over the in-memory transport', () => {
       const b = await instance();
       for (const key of ['x', 'y', 'z', 'untouched']) b.set(key, key);
       transport.disconnect();
-      await a.invalidate('x');
-      await a.invalidate('y');
-      await a.invalidate('z');
+      const invalidated = ['x', 'y', 'z'].map((key) => a.invalidate(key));
+      for (let i = 0; i < 3; i++) await settle();
       expect(a.stats().publishOverflowed).to.equal(1);
       // One clear waits in place of the keys.
       expect(a.stats().publishQueueDepth).to.equal(1);
       transport.reconnect();
+      await Promise.all(invalidated);
       await settle();
       expect(b.stats().size).to.equal(0);
       expect(b.stats().invalidated.remote.all).to.equal(1);

@@ -20,8 +20,8 @@ function given(events: CacheEvent<string>[], policy: Partial<Policy> = {}) {
 
 const stored = (key: string, at: number, expiresAt: number, value = `v-${key}`): CacheEvent<string> => ({ type: 'stored', key, at, expiresAt, source: 'set', value });
 const started = (key: string, loadId: number, at: number, sync = false): CacheEvent<string> => ({ type: 'load.started', key, at, loadId, ttl: 1_000, sync });
-const connected = (at: number): CacheEvent<string> => ({ type: 'link.changed', at, state: 'connected', reason: 'connected' });
-const degraded = (at: number): CacheEvent<string> => ({ type: 'link.changed', at, state: 'degraded', reason: 'connection-lost', entriesExpireBy: at + POLICY.degradedTtl });
+const connected = (at: number): CacheEvent<string> => ({ type: 'link.changed', at, state: 'connected', reason: 'connected', leaseUntil: at + POLICY.degradedTtl });
+const degraded = (at: number): CacheEvent<string> => ({ type: 'link.changed', at, state: 'degraded', reason: 'connection-lost', since: at, entriesExpireBy: at + POLICY.degradedTtl });
 const read = (key: string, at: number, sync = false): Command<string> => ({ type: 'read', key, at, ttl: 1_000, sync });
 const remote: RemoteSource = { instance: 'inst_peer', sentAt: 90 };
 
@@ -145,9 +145,13 @@ describe('decide: settled loads', () => {
     expect(stale.effects).to.deep.equal([{ type: 'settle-load', loadId: 1, result: { kind: 'value', value: 'v-k' } }]);
     const past = given([stored('k', 0, 100), started('k', 1, 150)]).when(failure(250));
     expect((past.effects[0] as { result: { kind: string } }).result.kind).to.equal('error');
-    // Never stale while degraded: a peer's invalidation may not have reached us.
-    const whileDegraded = given([stored('k', 0, 100), degraded(120), started('k', 1, 150)]).when(failure(160));
-    expect((whileDegraded.effects[0] as { result: { kind: string } }).result.kind).to.equal('error');
+    // Degraded (or with a lapsed lease), stale only within degradedTtl of the last moment it heard everything.
+    const degradedSoon = given([stored('k', 0, 100), degraded(120), started('k', 1, 150)]).when(failure(160));
+    expect((degradedSoon.effects[0] as { result: { kind: string } }).result.kind).to.equal('value');
+    const degradedLong = given([stored('k', 0, 100), degraded(120), started('k', 1, 150)]).when(failure(170));
+    expect((degradedLong.effects[0] as { result: { kind: string } }).result.kind).to.equal('error');
+    const lapsed = given([connected(0), stored('k', 0, 30), started('k', 1, 40)]).when(failure(50));
+    expect((lapsed.effects[0] as { result: { kind: string } }).result.kind, 'past the lease').to.equal('error');
   });
 
   it('a timeout answers the callers (stale or a timeout) and aborts; the late outcome answers nobody', () => {
@@ -173,23 +177,69 @@ describe('decide: invalidations and the link', () => {
     expect(given([degraded(0)]).when({ type: 'invalidate', at: 1, scope: 'key', key: 'k' }).effects).to.deep.equal([{ type: 'publish', scope: 'key', key: 'k' }]);
   });
 
-  it('losing the link caps every entry at degradedTtl; losing it again decides nothing', () => {
-    expect(given([connected(0)]).when({ type: 'link', at: 10, status: 'degraded', reason: 'heartbeat-timeout' }).events).to.deep.equal([
-      { type: 'link.changed', at: 10, state: 'degraded', reason: 'heartbeat-timeout', entriesExpireBy: 60 },
+  it('losing the link counts from its last proof: every entry expires by then + degradedTtl; losing it again decides nothing', () => {
+    const renewed: CacheEvent<string> = { type: 'lease.renewed', at: 21, provenAt: 20, until: 70 };
+    expect(given([connected(0), renewed]).when({ type: 'link', at: 30, status: 'degraded', reason: 'heartbeat-timeout' }).events).to.deep.equal([
+      { type: 'link.changed', at: 30, state: 'degraded', reason: 'heartbeat-timeout', since: 20, entriesExpireBy: 70 },
     ]);
     expect(given([degraded(0)]).when({ type: 'link', at: 10, status: 'degraded', reason: 'connection-lost' })).to.deep.equal({ events: [], effects: [] });
   });
 
-  it('regaining the link drops what was cached or loading meanwhile and sends the retry queue', () => {
+  it('regaining the link after a gap drops what was cached or loading meanwhile, sends the retry queue and a heartbeat, under a new lease', () => {
     const failed: CacheEvent<string> = { type: 'publish.failed', at: 5, keys: ['q'], clear: false, errorName: 'Error', overflowed: false };
     expect(given([degraded(0), stored('k', 1, 50), failed]).when({ type: 'link', at: 10, status: 'connected', reason: 'connected' })).to.deep.equal({
       events: [
-        { type: 'link.changed', at: 10, state: 'connected', reason: 'connected' },
+        { type: 'link.changed', at: 10, state: 'connected', reason: 'connected', leaseUntil: 60 },
         { type: 'invalidated', scope: 'all', at: 10, origin: 'local', reason: 'resync' },
       ],
-      effects: [{ type: 'flush' }],
+      effects: [{ type: 'flush' }, { type: 'send-beat' }],
     });
     expect(given([degraded(0)]).when({ type: 'link', at: 10, status: 'connected', reason: 'connected' }).events).to.have.length(1);
+  });
+});
+
+describe('decide: the lease', () => {
+  const beat = (instance: string, sentAt: number, at: number): Command<string> => ({
+    type: 'receive',
+    at,
+    channel: 'coherent-cache:config',
+    message: { ok: true, cache: 'config', op: 'beat', keys: [], remote: { instance, sentAt } },
+  });
+
+  it('its own heartbeat renews the lease to its send time + degradedTtl; a peer heartbeat or a stale one does not', () => {
+    expect(given([connected(0)]).when(beat('inst_self', 20, 21)).events).to.deep.equal([{ type: 'lease.renewed', at: 21, provenAt: 20, until: 70 }]);
+    expect(given([connected(0)]).when(beat('inst_peer', 20, 21)).events).to.deep.equal([]);
+    expect(given([connected(0)]).when(beat('inst_self', 0, 60)).events, 'a proof already as old as the bound').to.deep.equal([]);
+  });
+
+  it('no entry is served at or past the lease, however long its ttl', () => {
+    expect(given([connected(0), stored('k', 0, 1_000)]).when(read('k', 49)).events[0]).to.deep.include({ type: 'hit' });
+    expect(given([connected(0), stored('k', 0, 1_000)]).when(read('k', 50)).events[0]).to.deep.include({ type: 'miss' });
+  });
+
+  it('the heartbeat timer degrades a lapsed lease (entries expire by its end), with no gap: its renewal needs no resync', () => {
+    const lapsed = given([connected(0), stored('k', 0, 1_000)]).when({ type: 'beat', at: 55 });
+    expect(lapsed).to.deep.equal({
+      events: [{ type: 'link.changed', at: 55, state: 'degraded', reason: 'lease-expired', since: 0, entriesExpireBy: 50 }],
+      effects: [{ type: 'send-beat' }],
+    });
+    const back = given([connected(0), stored('k', 0, 1_000), lapsed.events[0] as CacheEvent<string>]).when(beat('inst_self', 60, 61));
+    expect(back.events).to.deep.equal([{ type: 'link.changed', at: 61, state: 'connected', reason: 'lease-renewed', leaseUntil: 110 }]);
+    expect(given([connected(0)]).when({ type: 'beat', at: 20 })).to.deep.equal({ events: [], effects: [{ type: 'send-beat' }] });
+    expect(given([]).when({ type: 'beat', at: 20 }), 'no heartbeat without peers').to.deep.equal({ events: [], effects: [] });
+  });
+
+  it('while connected, a read never joins a load whose value is older than the last proof allows', () => {
+    expect(given([connected(0), started('k', 1, 0)]).when(read('k', 49)).effects[0]).to.deep.include({ type: 'join-load' });
+    expect(given([connected(0), started('k', 1, 0)]).when(read('k', 50)).effects[0]).to.deep.include({ type: 'start-load' });
+  });
+});
+
+describe('decide: close', () => {
+  it('gives up what still waits in the retry queue, naming it', () => {
+    const failed: CacheEvent<string> = { type: 'publish.failed', at: 5, keys: ['q', 'r'], clear: false, errorName: 'Error', overflowed: false };
+    expect(given([failed]).when({ type: 'abandon', at: 9 }).events).to.deep.equal([{ type: 'publish.abandoned', at: 9, keys: ['q', 'r'], clear: false }]);
+    expect(given([]).when({ type: 'abandon', at: 9 }).events).to.deep.equal([]);
   });
 });
 

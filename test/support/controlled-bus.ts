@@ -1,12 +1,15 @@
 /**
  * A transport whose network the test drives: every published payload waits
  * in `inFlight` (one copy per subscribed endpoint, the publisher's own echo
- * included, as Redis does) until the test delivers, duplicates or drops it,
- * in any order. A link can be broken and restored: a broken endpoint neither
- * sends (its publishes reject) nor receives (what was in flight to it is
- * lost). A message is only ever lost with its link: a dropped message breaks
- * its recipient's link, as a lost connection is the only way a message goes
- * missing on a real pub/sub server.
+ * included, as Redis does) until the test delivers, duplicates or drops it.
+ * Each endpoint receives in the order messages were published, as one
+ * subscriber connection to a pub/sub server does; the test chooses which
+ * endpoint goes next, so deliveries interleave in any order across endpoints,
+ * and a message may wait for any length of (fake) time. A link can be broken
+ * and restored: a broken endpoint neither sends (its publishes reject) nor
+ * receives (what was in flight to it is lost). A message is only ever lost
+ * with its link: a dropped message breaks its recipient's link, as a lost
+ * connection is the only way a message goes missing on a real server.
  */
 import { StatusBroadcaster } from '../../src/transports/status-listeners.ts';
 import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportSubscription } from '../../src/transports/transport.ts';
@@ -30,20 +33,27 @@ export class ControlledBus {
     return endpoint;
   }
 
-  /** Delivers the message at `index` (taken modulo the queue length); returns it, or undefined when nothing is in flight. */
+  /** The next message of the recipient of the message at `index` (modulo the queue length), without taking it. */
+  next(index: number): InFlight | undefined {
+    if (this.inFlight.length === 0) return undefined;
+    const to = (this.inFlight[index % this.inFlight.length] as InFlight).to;
+    return this.inFlight.find((message) => message.to === to);
+  }
+
+  /** Delivers the next message of the recipient of the message at `index`; returns it, or undefined when nothing is in flight. */
   deliver(index: number): InFlight | undefined {
     const message = this.take(index);
     message?.to.receive(message.channel, message.payload);
     return message;
   }
 
-  /** Puts a second copy of the message at `index` in flight. */
+  /** Puts a second copy of the message at `index` in flight, behind everything its recipient waits for. */
   duplicate(index: number): void {
     if (this.inFlight.length === 0) return;
     this.inFlight.push(this.inFlight[index % this.inFlight.length] as InFlight);
   }
 
-  /** Loses the message at `index`, and with it its recipient's link. */
+  /** Loses the next message of the recipient of the message at `index`, and with it the recipient's link. */
   drop(index: number): void {
     this.take(index)?.to.break();
   }
@@ -67,8 +77,9 @@ export class ControlledBus {
   }
 
   private take(index: number): InFlight | undefined {
-    if (this.inFlight.length === 0) return undefined;
-    return this.inFlight.splice(index % this.inFlight.length, 1)[0];
+    const message = this.next(index);
+    if (message !== undefined) this.inFlight.splice(this.inFlight.indexOf(message), 1);
+    return message;
   }
 }
 

@@ -123,7 +123,10 @@ describe('prom-client bridge', () => {
 
     // Losing the link: a degradation, a failed publish queued for retry; coming back: a resync, the queued key sent.
     link.disconnect();
-    await cache.invalidate('short');
+    // invalidate() resolves once its message is accepted: here, after the reconnect below.
+    const failedOnce = waitForEvent(cache, 'the failed publish', (e) => e.type === 'publish.failed');
+    const queued = cache.invalidate('short');
+    await failedOnce;
     metrics = await scrape(registry);
     expect(valueOf(metrics, 'coherent_cache_link_degraded', labels)).to.equal(1);
     expect(valueOf(metrics, 'coherent_cache_link_degradations_total', labels)).to.equal(1);
@@ -132,7 +135,7 @@ describe('prom-client bridge', () => {
     const resynced = waitForEvent(cache, 'a resync', (e) => e.type === 'invalidated' && e.reason === 'resync');
     const republished = waitForEvent(cache, 'the queued key published', (e) => e.type === 'published');
     link.reconnect();
-    await Promise.all([resynced, republished]);
+    await Promise.all([resynced, republished, queued]);
     // Eviction: a fourth value in a cache of three pushes out the least recently used.
     for (const key of ['e1', 'e2', 'e3', 'e4']) cache.set(key, key);
 

@@ -5,7 +5,8 @@
  */
 import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
-import { createCache, LEGACY_CHANNEL, redisTransport, type Cache, type CacheOptions, type RedisTransport, type RedisTransportOptions } from '../../src/index.ts';
+import { createCache, InvalidationTimeoutError, LEGACY_CHANNEL, redisTransport, type Cache, type CacheOptions, type RedisTransport, type RedisTransportOptions } from '../../src/index.ts';
+import { rejectionOf } from '../support/rejection.ts';
 import { spawnChild } from '../support/child.ts';
 import { freePort } from '../support/ports.ts';
 import { startRedis, startRedisCluster, type RedisServer } from '../support/redis-server.ts';
@@ -67,7 +68,9 @@ describe('redis transport (real redis-server)', function () {
     const a = instance({ degradedTtl: 60_000 });
     expect(a.snapshot().link).to.equal('degraded');
     expect(await a.get('k', () => 'local')).to.equal('local');
-    await a.invalidate('k');
+    // Nothing can accept it: invalidate() rejects at invalidateTimeout, naming the key, which stays queued.
+    const failure = await rejectionOf(a.invalidate('k'));
+    expect(failure).to.be.instanceOf(InvalidationTimeoutError).and.include({ key: 'k' });
     expect(a.stats().publishFailed).to.be.at.least(1);
     expect(a.stats().publishQueueDepth).to.equal(1);
     const flushed = waitForEvent(a, 'the queued publish', (e) => e.type === 'published' && e.keys.length === 1 && a.stats().publishQueueDepth === 0);
@@ -116,17 +119,24 @@ describe('redis transport (real redis-server)', function () {
   it('a publish that fails while Redis is unreachable is queued and reaches the peers once it answers again', async () => {
     const observer = server.client();
     const heard: string[] = [];
-    observer.on('message', (_channel: string, payload: string) => heard.push(payload));
+    // Heartbeats go out on the channel too; this observer listens for the invalidation.
+    observer.on('message', (_channel: string, payload: string) => {
+      if (!payload.includes('"op":"beat"')) heard.push(payload);
+    });
     await observer.subscribe('coherent-cache:config');
-    const a = instance();
+    const a = instance({ invalidateTimeout: 20_000 });
     await a.ready();
     await server.pause();
-    await a.invalidate('k');
+    const failed = waitForEvent(a, 'the publish timing out', (e) => e.type === 'publish.failed', 15_000);
+    // invalidate() resolves only once its message was accepted: after the server answers again.
+    const invalidated = a.invalidate('k');
     expect(a.has('k')).to.equal(false);
+    await failed;
     expect(a.stats().publishFailed).to.equal(1);
     const flushed = waitForEvent(a, 'queued publish sent', (e) => e.type === 'published' && a.stats().publishQueueDepth === 0, 15_000);
     await server.resume();
     await flushed;
+    await invalidated;
     await waitUntilTrue(() => heard.length > 0, 'observer heard the queued invalidation');
     expect(JSON.parse(heard[0]!)).to.include({ op: 'del', cache: 'config' });
   });
