@@ -20,7 +20,7 @@ export function readPayload(payload: string, legacy: boolean, settings: InboxSet
     const decoded = decodeLegacy(payload, { cacheName: settings.cacheName, limits: settings.limits });
     if (!decoded.ok) return decoded;
     const message = decoded.message;
-    return { ok: true, cache: message.cache, op: message.op, keys: message.op === 'del' ? message.keys : [], remote: { instance: message.origin } };
+    return { ok: true, cache: message.cache, op: message.op, legacy: true, keys: message.op === 'del' ? message.keys : [], remote: { instance: message.origin } };
   }
   const decoded = decodeMessage(payload, { limits: settings.limits, secret: settings.secret });
   if (!decoded.ok) return decoded;
@@ -29,5 +29,5 @@ export function readPayload(payload: string, legacy: boolean, settings: InboxSet
     message.traceparent === undefined
       ? { instance: message.origin, sentAt: message.sentAt }
       : { instance: message.origin, sentAt: message.sentAt, traceparent: message.traceparent };
-  return { ok: true, cache: message.cache, op: message.op, keys: message.op === 'del' ? message.keys : [], remote };
+  return { ok: true, cache: message.cache, op: message.op, legacy: false, keys: message.op === 'del' ? message.keys : [], remote };
 }

@@ -41,6 +41,8 @@ export interface DecodedMessage {
   readonly ok: true;
   readonly cache: string;
   readonly op: 'del' | 'clear' | 'beat';
+  /** The original module's format (from the legacy channel): no timestamp, no signature. */
+  readonly legacy: boolean;
   /** Empty for a clear and a beat. */
   readonly keys: readonly string[];
   readonly remote: RemoteSource;

@@ -21,9 +21,17 @@ export function decideReceive<V>(state: CacheState<V>, command: ReceiveCommand):
     return { events: [{ type: 'message.rejected', at, reason: 'other-cache', detail: `for cache ${JSON.stringify(message.cache.slice(0, 32))}` }], effects: [] };
   }
   const { remote } = message;
-  if (message.op === 'beat') return remote.instance === state.policy.instanceId && remote.sentAt !== undefined ? renewLease(state, at, remote.sentAt) : nothing();
-  if (remote.instance === state.policy.instanceId) return nothing();
-  const events: CacheEvent<V>[] = [{ type: 'message.received', at, channel: command.channel, op: message.op, keys: message.keys.length, remote }];
+  const own = remote.instance === state.policy.instanceId;
+  if (message.op === 'beat') {
+    if (own) return remote.sentAt === undefined ? nothing() : renewLease(state, at, remote.sentAt);
+    return { events: [{ type: 'peer.heard', at, instance: remote.instance }], effects: [] };
+  }
+  // Its own message, or the legacy copy of what a v1 peer already said in the current format (heard once).
+  if (own || (message.legacy && state.peers.has(remote.instance))) return nothing();
+  const events: CacheEvent<V>[] = [
+    { type: 'message.received', at, channel: command.channel, format: message.legacy ? 'legacy' : 'v1', op: message.op, keys: message.keys.length, remote },
+  ];
+  if (!message.legacy) events.push({ type: 'peer.heard', at, instance: remote.instance });
   if (message.op === 'clear') {
     events.push({ type: 'invalidated', scope: 'all', at, origin: 'remote', reason: 'explicit', remote });
   } else {
@@ -61,14 +69,19 @@ export function decideLink<V>(state: CacheState<V>, command: LinkCommand): Decis
   return degrade(state, at, command.reason, state.link === 'degraded' ? (state.degradedSince ?? at) : state.leaseUntil - state.policy.degradedTtl);
 }
 
-/** The heartbeat timer: a lease that lapsed degrades the link (the hit path already stopped serving at its end); then prove the channel again. */
+/**
+ * The heartbeat timer: a lapsed lease degrades the link (the hit path already
+ * stopped serving at its end), peers unheard for 2 × degradedTtl are no
+ * longer counted, and a heartbeat proves the channel again.
+ */
 export function decideBeat<V>(state: CacheState<V>, command: BeatCommand): Decision<V> {
   if (state.link === 'local') return nothing();
-  if (state.link === 'connected' && command.at >= state.leaseUntil) {
-    const lapsed = degrade(state, command.at, 'lease-expired', state.leaseUntil - state.policy.degradedTtl);
-    return { events: lapsed.events, effects: [{ type: 'send-beat' }] };
-  }
-  return { events: [], effects: [{ type: 'send-beat' }] };
+  const { at } = command;
+  const events: CacheEvent<V>[] = [];
+  if (state.link === 'connected' && at >= state.leaseUntil) events.push(...degrade(state, at, 'lease-expired', state.leaseUntil - state.policy.degradedTtl).events);
+  const forgetBefore = at - 2 * state.policy.degradedTtl;
+  for (const [instance, heardAt] of state.peers) if (heardAt < forgetBefore) events.push({ type: 'peer.lost', at, instance });
+  return { events, effects: [{ type: 'send-beat' }] };
 }
 
 function connect<V>(state: CacheState<V>, at: number, reason: LinkReason, leaseUntil: number): Decision<V> {

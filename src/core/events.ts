@@ -274,6 +274,8 @@ export interface MessageReceivedEvent {
   readonly type: 'message.received';
   readonly at: number;
   readonly channel: string;
+  /** `legacy`: the original module's format, from the legacy channel. */
+  readonly format: 'v1' | 'legacy';
   readonly op: 'del' | 'clear';
   /** Keys it carried (0 for a clear). */
   readonly keys: number;
@@ -287,6 +289,24 @@ export interface PublishAbandonedEvent {
   readonly at: number;
   readonly keys: readonly string[];
   readonly clear: boolean;
+}
+
+/**
+ * Another instance was heard on the channel (its heartbeat or an
+ * invalidation in the current format): it is live, and it speaks v1, so the
+ * legacy copies of its invalidations are not applied a second time.
+ */
+export interface PeerHeardEvent {
+  readonly type: 'peer.heard';
+  readonly at: number;
+  readonly instance: string;
+}
+
+/** An instance was not heard for 2 × degradedTtl: it is no longer counted among the live peers. */
+export interface PeerLostEvent {
+  readonly type: 'peer.lost';
+  readonly at: number;
+  readonly instance: string;
 }
 
 /** Every event the cache can emit. */
@@ -305,6 +325,8 @@ export type CacheEvent<V = unknown> =
   | ClearedEvent
   | LinkChangedEvent
   | LeaseRenewedEvent
+  | PeerHeardEvent
+  | PeerLostEvent
   | MessageRejectedEvent
   | MessageReceivedEvent
   | PublishedEvent

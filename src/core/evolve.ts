@@ -94,6 +94,12 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       }
       if (event.entriesExpireBy !== undefined) state.entries.capExpiry(event.entriesExpireBy);
       return state;
+    case 'peer.heard':
+      state.peers.set(event.instance, event.at);
+      return state;
+    case 'peer.lost':
+      state.peers.delete(event.instance);
+      return state;
     case 'lease.renewed':
       if (state.link === 'connected' && event.until > state.leaseUntil) state.leaseUntil = event.until;
       return state;

@@ -36,6 +36,8 @@ export interface CacheSnapshot<V> {
   readonly gap: boolean;
   readonly entries: readonly EntrySnapshot<V>[];
   readonly loads: readonly LoadSnapshot[];
+  /** Other instances heard on the channel, sorted by id, with when each was last heard. */
+  readonly peers: readonly { readonly instance: string; readonly heardAt: number }[];
   /** Keys waiting for a publish retry, sorted; `clear` when a clear is owed instead. */
   readonly retryQueue: { readonly keys: readonly string[]; readonly clear: boolean };
 }
@@ -51,6 +53,7 @@ export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
       .flat()
       .map((load) => ({ ...load }))
       .sort((a, b) => a.loadId - b.loadId),
+    peers: [...state.peers].map(([instance, heardAt]) => ({ instance, heardAt })).sort((a, b) => (a.instance < b.instance ? -1 : 1)),
     retryQueue: { keys: [...state.retryQueue.keys].sort(), clear: state.retryQueue.clear },
   };
 }

@@ -85,6 +85,8 @@ export interface CacheState<V> {
   /** The highest load id handed out. */
   lastLoadId: number;
   readonly retryQueue: RetryQueue;
+  /** Other instances heard on the channel, by instance id: when last heard. */
+  readonly peers: Map<string, number>;
 }
 
 export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> {
@@ -98,6 +100,7 @@ export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> 
     loads: new Map(),
     lastLoadId: 0,
     retryQueue: { keys: new Set(), clear: false },
+    peers: new Map(),
   };
 }
 

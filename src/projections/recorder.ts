@@ -1,6 +1,6 @@
 /**
- * A bounded ring buffer of the most recent events, for diagnosis. Hits and
- * lease renewals are not recorded (they would push out everything worth
+ * A bounded ring buffer of the most recent events, for diagnosis. Hits, lease
+ * renewals and heartbeats heard from peers are not recorded (they would push out everything worth
  * reading, and hits would cost the hot path; `stats()` and `snapshot()` show
  * them) and stored values are redacted.
  */
@@ -19,7 +19,7 @@ export class EventRecorder {
   }
 
   record(event: CacheEvent): void {
-    if (this.capacity === 0 || event.type === 'hit' || event.type === 'lease.renewed') return;
+    if (this.capacity === 0 || event.type === 'hit' || event.type === 'lease.renewed' || event.type === 'peer.heard') return;
     this.ring[this.next] = redact(event);
     this.next = (this.next + 1) % this.capacity;
     if (this.next === 0) this.filled = true;

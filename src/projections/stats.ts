@@ -143,6 +143,8 @@ export class StatsProjection {
         c.publishAbandoned += event.clear ? 1 : event.keys.length;
         return;
       case 'lease.renewed':
+      case 'peer.heard':
+      case 'peer.lost':
         return;
       default:
         return assertNever(event);

@@ -264,6 +264,17 @@ describe('coherence over the in-memory transport', () => {
         { slotId: '*', _origin: a.instanceId },
       ]);
     });
+
+    it('two new instances that both speak legacy count each invalidation once', async () => {
+      const a = await instance({ legacyChannel: LEGACY_CHANNEL });
+      const b = await instance({ legacyChannel: LEGACY_CHANNEL });
+      await settle();
+      b.set('k', 'v');
+      await a.invalidate('k');
+      await settle();
+      expect(b.has('k')).to.equal(false);
+      expect(b.stats().invalidated.remote).to.deep.equal({ key: 1, all: 0 });
+    });
   });
 
   it('a remote invalidation fences a load in flight', async () => {

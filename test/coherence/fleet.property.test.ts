@@ -27,7 +27,7 @@ const KEYS = ['a', 'b', 'c'] as const;
 /** Every event type but `hit`. */
 const EVENT_TYPES: readonly Exclude<CacheEventType, 'hit'>[] = [
   'miss', 'load.started', 'load.joined', 'loaded', 'load.timedout', 'load.discarded', 'stored', 'expired', 'evicted', 'invalidated', 'cleared',
-  'link.changed', 'lease.renewed', 'message.rejected', 'message.received', 'published', 'publish.failed', 'publish.abandoned',
+  'link.changed', 'lease.renewed', 'peer.heard', 'peer.lost', 'message.rejected', 'message.received', 'published', 'publish.failed', 'publish.abandoned',
 ];
 type Key = (typeof KEYS)[number];
 const DEGRADED_TTL = 50;

@@ -203,18 +203,24 @@ describe('decide: the lease', () => {
     type: 'receive',
     at,
     channel: 'coherent-cache:config',
-    message: { ok: true, cache: 'config', op: 'beat', keys: [], remote: { instance, sentAt } },
+    message: { ok: true, cache: 'config', op: 'beat', legacy: false, keys: [], remote: { instance, sentAt } },
   });
 
   it('its own heartbeat renews the lease to its send time + degradedTtl; a peer heartbeat or a stale one does not', () => {
     expect(given([connected(0)]).when(beat('inst_self', 20, 21)).events).to.deep.equal([{ type: 'lease.renewed', at: 21, provenAt: 20, until: 70 }]);
-    expect(given([connected(0)]).when(beat('inst_peer', 20, 21)).events).to.deep.equal([]);
+    expect(given([connected(0)]).when(beat('inst_peer', 20, 21)).events, 'a peer is only heard').to.deep.equal([{ type: 'peer.heard', at: 21, instance: 'inst_peer' }]);
     expect(given([connected(0)]).when(beat('inst_self', 0, 60)).events, 'a proof already as old as the bound').to.deep.equal([]);
   });
 
   it('no entry is served at or past the lease, however long its ttl', () => {
     expect(given([connected(0), stored('k', 0, 1_000)]).when(read('k', 49)).events[0]).to.deep.include({ type: 'hit' });
     expect(given([connected(0), stored('k', 0, 1_000)]).when(read('k', 50)).events[0]).to.deep.include({ type: 'miss' });
+  });
+
+  it('forgets a peer not heard for 2 × degradedTtl', () => {
+    const heard: CacheEvent<string> = { type: 'peer.heard', at: 10, instance: 'inst_peer' };
+    expect(given([degraded(0), heard]).when({ type: 'beat', at: 110 }).events).to.deep.equal([]);
+    expect(given([degraded(0), heard]).when({ type: 'beat', at: 111 }).events).to.deep.equal([{ type: 'peer.lost', at: 111, instance: 'inst_peer' }]);
   });
 
   it('the heartbeat timer degrades a lapsed lease (entries expire by its end), with no gap: its renewal needs no resync', () => {
@@ -248,14 +254,26 @@ describe('decide: messages', () => {
     type: 'receive',
     at: 100,
     channel: 'coherent-cache:config',
-    message: { ok: true, cache, op: 'del', keys: ['a', 'b'], remote: { instance, sentAt: 90 } },
+    message: { ok: true, cache, op: 'del', legacy: false, keys: ['a', 'b'], remote: { instance, sentAt: 90 } },
   });
 
   it("applies a peer's message: received, then one invalidation per key", () => {
     const { events } = given([connected(0)]).when(message('config', 'inst_peer'));
-    expect(events.map((event) => event.type)).to.deep.equal(['message.received', 'invalidated', 'invalidated']);
-    expect(events[0]).to.deep.include({ op: 'del', keys: 2, channel: 'coherent-cache:config' });
-    expect(events[1]).to.deep.include({ origin: 'remote', key: 'a' });
+    expect(events.map((event) => event.type)).to.deep.equal(['message.received', 'peer.heard', 'invalidated', 'invalidated']);
+    expect(events[0]).to.deep.include({ op: 'del', keys: 2, channel: 'coherent-cache:config', format: 'v1' });
+    expect(events[2]).to.deep.include({ origin: 'remote', key: 'a' });
+  });
+
+  it('applies a legacy message once: not when its origin speaks v1 too (it said the same in the current format)', () => {
+    const legacy = (instance: string): Command<string> => ({
+      type: 'receive',
+      at: 100,
+      channel: 'sentri:compat-config:invalidate',
+      message: { ok: true, cache: 'config', op: 'del', legacy: true, keys: ['a'], remote: { instance } },
+    });
+    expect(given([]).when(legacy('inst_old')).events.map((event) => event.type), 'an old process').to.deep.equal(['message.received', 'invalidated']);
+    const heard: CacheEvent<string> = { type: 'peer.heard', at: 50, instance: 'inst_new' };
+    expect(given([heard]).when(legacy('inst_new')), 'a new one, also heard in v1').to.deep.equal({ events: [], effects: [] });
   });
 
   it('rejects what does not decode and what is for another cache; skips its own', () => {
