@@ -189,6 +189,17 @@ describe('cache: ttl under fake timers', () => {
     }
     expect(cache.peek('k')).to.equal(undefined);
   });
+
+  it('sees a setSystemTime jump past the ttl at once: has, peek and get (no tick, so no timer fires)', async () => {
+    const cache = createCache<string>({ name: 'jump', ttl: 1_000 });
+    cache.set('k', 'v');
+    expect(cache.has('k')).to.equal(true);
+    expect(await cache.get('k', () => 'unused')).to.equal('v');
+    clock.setSystemTime(Date.now() + 1_000);
+    expect(cache.has('k')).to.equal(false);
+    expect(cache.peek('k')).to.equal(undefined);
+    expect(await cache.get('k', () => 'reloaded')).to.equal('reloaded');
+  });
 });
 
 describe('cache: timers', () => {
