@@ -48,6 +48,8 @@ export interface CacheStats extends CacheCounters {
   link: 'local' | 'connected' | 'degraded';
   /** Keys waiting in the publish retry queue (1 for an owed clear). */
   publishQueueDepth: number;
+  /** Other instances heard on the channel within 2 × degradedTtl. */
+  peers: number;
 }
 
 /** What the package entry point supplies: the telemetry a cache gets unless its options say otherwise. */
@@ -200,7 +202,17 @@ export class Cache<V> {
       listenerErrors: this.listeners.errors,
       link: this.state.link,
       publishQueueDepth: retryQueueDepth(this.state),
+      peers: this.state.peers.size,
     };
+  }
+
+  /**
+   * The other instances on this cache's channel heard within 2 × degradedTtl
+   * (each announces itself with its heartbeats), by instance id, with when it
+   * was last heard.
+   */
+  peers(): { readonly instance: string; readonly heardAt: number }[] {
+    return [...this.state.peers].map(([instance, heardAt]) => ({ instance, heardAt })).sort((a, b) => (a.instance < b.instance ? -1 : 1));
   }
 
   /** The whole state as plain data; `replay(events)` equals it for the events this cache emitted. */

@@ -321,7 +321,17 @@ export const COUNTERS: readonly CounterMetric[] = [
   PUBLISH_ABANDONED,
   MESSAGE_REJECTED,
 ];
-export const GAUGES: readonly GaugeMetric[] = [ENTRIES, LOADS_IN_FLIGHT, DEGRADED, QUEUE_DEPTH];
+export const PEERS: GaugeMetric = {
+  kind: 'gauge',
+  name: 'coherent_cache.peers',
+  prometheusName: 'coherent_cache_peers',
+  description: 'Other instances heard on the channel within 2 × degradedTtl (their heartbeats or invalidations)',
+  unit: '{instance}',
+  labels: [],
+  read: (s) => one(s.peers),
+};
+
+export const GAUGES: readonly GaugeMetric[] = [ENTRIES, LOADS_IN_FLIGHT, DEGRADED, QUEUE_DEPTH, PEERS];
 export const HISTOGRAMS: readonly HistogramMetric[] = [LOAD_DURATION, PROPAGATION_LAG];
 export const METRICS: readonly Metric[] = [...COUNTERS, ...GAUGES, ...HISTOGRAMS];
 

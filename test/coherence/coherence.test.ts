@@ -69,6 +69,21 @@ describe('coherence over the in-memory transport', () => {
     expect(source?.sentAt).to.be.a('number').and.at.most(remote?.at ?? 0);
   });
 
+  it('lists the live peers it heard (their heartbeats announce them), and forgets one not heard for 2 × degradedTtl', async () => {
+    const clock = sinon.useFakeTimers({ now: 10_000 });
+    try {
+      const [a, b, c] = [await instance({ degradedTtl: 400 }), await instance({ degradedTtl: 400 }), await instance({ degradedTtl: 400 })];
+      await clock.tickAsync(100);
+      expect(a.peers().map((peer) => peer.instance)).to.have.members([b.instanceId, c.instanceId]);
+      expect(a.stats().peers).to.equal(2);
+      await c.close();
+      await clock.tickAsync(1_000);
+      expect(a.peers().map((peer) => peer.instance)).to.deep.equal([b.instanceId]);
+    } finally {
+      clock.restore();
+    }
+  });
+
   it('invalidateAll clears the peers', async () => {
     const [a, b] = [await instance(), await instance()];
     b.set('x', 'X');

@@ -277,7 +277,7 @@ async function runFleet(nodes: number, config: { ttl: number; staleIfError: numb
       if (i === 0) continue;
       const events = fleet.events[i] as CacheEvent<number>[];
       expect(replay(events), `replay(events) equals snapshot() on instance ${i}`).to.deep.equal(cache.snapshot());
-      const { size: _size, loadsInFlight: _inFlight, listenerErrors: _errors, link: _link, publishQueueDepth: _depth, ...counters } = cache.stats();
+      const { size: _size, loadsInFlight: _inFlight, listenerErrors: _errors, link: _link, publishQueueDepth: _depth, peers: _peers, ...counters } = cache.stats();
       expect(replayStats(events), `replayStats(events) equals stats() on instance ${i}`).to.deep.equal(counters);
     }
     // Links are up again: close() delivers whatever is still queued (its retries run on the fake clock).

@@ -246,7 +246,7 @@ async function runHistory(options: { maxEntries: number; ttl: number; staleIfErr
     await Promise.all(model.loads.flatMap((load) => load.waiters));
 
     expect(replay(events), 'replay(events) equals snapshot()').to.deep.equal(cache.snapshot());
-    const { size: _size, loadsInFlight: _inFlight, listenerErrors: _errors, link: _link, publishQueueDepth: _depth, ...counters } = cache.stats();
+    const { size: _size, loadsInFlight: _inFlight, listenerErrors: _errors, link: _link, publishQueueDepth: _depth, peers: _peers, ...counters } = cache.stats();
     expect(replayStats(events), 'replayStats(events) equals stats()').to.deep.equal(counters);
   } finally {
     clock.restore();
