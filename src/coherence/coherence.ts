@@ -30,8 +30,8 @@ export interface CoherenceSettings {
   readonly closeTimeout: number;
 }
 
-/** How often close() retries what is still queued while its deadline runs. */
-const CLOSE_RETRY_MS = 25;
+/** How often close() retries what is still queued while its deadline runs (each failed try is a publish.failed event). */
+const CLOSE_RETRY_MS = 100;
 
 /** The parts of the cache coherence needs. */
 export interface CoherenceHost<V> {
