@@ -17,6 +17,7 @@ import { encodeLegacy } from '../protocol/legacy.ts';
 import { ProtocolEncodeError, type ProtocolLimits, type Secret } from '../protocol/message.ts';
 import { MessageWriter } from '../protocol/writer.ts';
 import type { Transport } from '../transports/transport.ts';
+import { Deadline } from '../transports/deadline.ts';
 import { AwaitedEchoes } from './echoes.ts';
 
 export interface OutboxSettings {
@@ -47,7 +48,6 @@ interface Batch {
 interface Waiter {
   readonly key: string | undefined;
   readonly settle: PromiseWithResolvers<void>;
-  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export class Outbox<V> {
@@ -60,6 +60,8 @@ export class Outbox<V> {
   private readonly writer: MessageWriter;
   /** Invalidations not yet carried by an accepted send. */
   private readonly waiters = new Set<Waiter>();
+  /** One timer for every waiting invalidation, not one armed and cleared per call on the publisher's busiest path. */
+  private readonly deadline: Deadline;
   readonly echoes = new AwaitedEchoes();
 
   constructor(
@@ -70,6 +72,7 @@ export class Outbox<V> {
   ) {
     // The cache's name and instance id are checked once, here: every message reuses them.
     this.writer = new MessageWriter(host.cacheName, host.instanceId, settings.limits, settings.secret);
+    this.deadline = new Deadline(invalidateTimeout, () => new InvalidationTimeoutError(host.cacheName, undefined, invalidateTimeout));
   }
 
   /**
@@ -116,19 +119,17 @@ export class Outbox<V> {
   }
 
   private wait(key: string | undefined): Promise<void> {
-    const waiter: Waiter = { key, settle: Promise.withResolvers<void>(), timer: undefined };
+    const waiter: Waiter = { key, settle: Promise.withResolvers<void>() };
     this.waiters.add(waiter);
-    waiter.timer = setTimeout(() => {
-      waiter.timer = undefined;
-      this.finish(waiter, new InvalidationTimeoutError(this.host.cacheName, key, this.invalidateTimeout));
-    }, this.invalidateTimeout);
-    waiter.timer.unref();
-    return waiter.settle.promise;
+    return this.deadline.bound(waiter.settle.promise, () => {
+      // Given up here; the key itself stays queued and is still sent.
+      this.waiters.delete(waiter);
+      return new InvalidationTimeoutError(this.host.cacheName, key, this.invalidateTimeout);
+    });
   }
 
   private finish(waiter: Waiter, error: Error | undefined): void {
     if (!this.waiters.delete(waiter)) return;
-    if (waiter.timer !== undefined) clearTimeout(waiter.timer);
     if (error === undefined) waiter.settle.resolve();
     else waiter.settle.reject(error);
   }
@@ -164,6 +165,7 @@ export class Outbox<V> {
   stop(): void {
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.deadline.release();
   }
 
   private readonly sendPending = async (): Promise<void> => {
