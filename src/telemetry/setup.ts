@@ -24,6 +24,7 @@
 import { metrics, ProxyTracerProvider, trace, type Attributes, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { dropClosedCaches } from './otel-metrics.ts';
 
 export interface TelemetryOptions {
   /** `service.name` of the resource (wins over OTEL_SERVICE_NAME). */
@@ -85,7 +86,8 @@ export async function setupTelemetry(options: TelemetryOptions): Promise<Telemet
   let prometheus: InstanceType<typeof PrometheusExporter> | undefined;
   if (port !== false) {
     // Started here rather than by the constructor, so that a taken port rejects instead of only being logged.
-    prometheus = new PrometheusExporter({ port, host, preventServerStart: true });
+    // Closed caches leave the scrape (the SDK alone would export their last values forever): see dropClosedCaches.
+    prometheus = dropClosedCaches(new PrometheusExporter({ port, host, preventServerStart: true }));
     metricReaders.push(prometheus);
   }
   const spanProcessors: SpanProcessor[] = [];
@@ -97,10 +99,12 @@ export async function setupTelemetry(options: TelemetryOptions): Promise<Telemet
       import('@opentelemetry/sdk-trace'),
     ]);
     metricReaders.push(
-      new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter({ url: `${otlpBase}/v1/metrics` }),
-        ...(options.otlpInterval === undefined ? {} : { exportIntervalMillis: options.otlpInterval }),
-      }),
+      dropClosedCaches(
+        new PeriodicExportingMetricReader({
+          exporter: new OTLPMetricExporter({ url: `${otlpBase}/v1/metrics` }),
+          ...(options.otlpInterval === undefined ? {} : { exportIntervalMillis: options.otlpInterval }),
+        }),
+      ),
     );
     spanProcessors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${otlpBase}/v1/traces` }) }));
   }
