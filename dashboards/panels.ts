@@ -30,6 +30,12 @@ const sel = (extra = '') => `{cache=~"$cache"${extra}}`;
 const rate = (metric: string, extra = '') => `rate(${metric}${sel(extra)}[$__rate_interval])`;
 const hitRatio = `sum by (cache) (${rate('coherent_cache_requests_total', ',result="hit"')}) / sum by (cache) (${rate('coherent_cache_requests_total')})`;
 const quantile = (q: number, metric: string) => `histogram_quantile(${q}, sum by (le, cache) (${rate(metric)}))`;
+/**
+ * A per-cache quantile that reads 0, not "no data", before its first sample: the OpenTelemetry exporter has no
+ * histogram series yet, prom-client's are all zero and histogram_quantile gives NaN (`>= 0` drops it; a quantile
+ * of these buckets is never below 0). The 0 comes per cache from a gauge every cache exports from its creation on.
+ */
+const quantileOrZero = (q: number, metric: string) => `(${quantile(q, metric)} >= 0) or on (cache) (0 * max by (cache) (coherent_cache_link_degraded${sel()}))`;
 
 export const ROWS: readonly RowSpec[] = [
   {
@@ -132,8 +138,8 @@ export const ROWS: readonly RowSpec[] = [
         kind: 'timeseries',
         unit: 's',
         queries: [
-          { expr: quantile(0.5, 'coherent_cache_propagation_lag_bucket'), legend: '{{cache}} p50' },
-          { expr: quantile(0.99, 'coherent_cache_propagation_lag_bucket'), legend: '{{cache}} p99' },
+          { expr: quantileOrZero(0.5, 'coherent_cache_propagation_lag_bucket'), legend: '{{cache}} p50' },
+          { expr: quantileOrZero(0.99, 'coherent_cache_propagation_lag_bucket'), legend: '{{cache}} p99' },
         ],
       },
       {
