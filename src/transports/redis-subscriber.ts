@@ -7,6 +7,7 @@
  * reply the link is lost and the connection is forced to reconnect.
  */
 import type { Redis } from 'ioredis';
+import type { Deadline } from './deadline.ts';
 import type { TransportStatusReason } from './transport.ts';
 
 export interface SubscriberLinkOptions {
@@ -16,6 +17,8 @@ export interface SubscriberLinkOptions {
   readonly heartbeatTimeout: number;
   /** Whether this link created the connection (and so may quit it). */
   readonly owned: boolean;
+  /** Bounds the QUIT of an owned connection when the link closes. */
+  readonly closeDeadline: Deadline;
   onPayload(channel: string, payload: string): void;
   onHealth(connected: boolean, reason: TransportStatusReason): void;
 }
@@ -78,7 +81,7 @@ export class SubscriberLink {
       }
       return;
     }
-    await quitOrDisconnect(this.connection);
+    await quitOrDisconnect(this.connection, this.options.closeDeadline);
   }
 
   /** (Re)subscribes on the current connection; its acknowledgement is what makes the link healthy. */
@@ -134,15 +137,36 @@ export class SubscriberLink {
   }
 }
 
-/** QUIT when the connection can answer it; otherwise (connecting, reconnecting) just drop it: QUIT would wait forever. */
-export async function quitOrDisconnect(connection: { status: string; quit(): Promise<unknown>; disconnect(): void }): Promise<void> {
-  if (connection.status !== 'ready') {
-    connection.disconnect();
-    return;
+/** What closing needs of an ioredis connection (a Cluster has no socket of its own). */
+interface Closable {
+  readonly status: string;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  readonly stream?: { readonly destroyed: boolean; destroy(): void; once(event: 'close', listener: () => void): unknown } | undefined;
+}
+
+/**
+ * QUIT when the connection can answer it, within `deadline`; otherwise
+ * (connecting, reconnecting, or no answer in time) just drop it. A server that
+ * stopped answering (paused, partitioned) never replies to QUIT nor completes
+ * the TCP close, so the socket is destroyed rather than left to ioredis's own
+ * close timer. Resolves once the socket is closed: nothing of the connection
+ * outlives this call.
+ */
+export async function quitOrDisconnect(connection: Closable, deadline: Deadline): Promise<void> {
+  if (connection.status === 'end') return;
+  const socket = connection.stream?.destroyed === false ? connection.stream : undefined;
+  const socketClosed = socket === undefined ? undefined : new Promise<void>((resolve) => socket.once('close', resolve));
+  if (connection.status === 'ready') {
+    try {
+      // Answered, and the server closed its side.
+      await deadline.bound(Promise.all([connection.quit(), socketClosed]));
+      return;
+    } catch {
+      // No answer in time (or the connection broke meanwhile): drop it below.
+    }
   }
-  try {
-    await connection.quit();
-  } catch {
-    connection.disconnect();
-  }
+  connection.disconnect();
+  socket?.destroy();
+  await socketClosed;
 }

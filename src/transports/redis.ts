@@ -14,7 +14,7 @@ import { CacheOptionError } from '../cache/errors.ts';
 import { Deadline } from './deadline.ts';
 import { describe as describeValue, timerMs } from '../cache/validate.ts';
 import { quitOrDisconnect, SubscriberLink } from './redis-subscriber.ts';
-import { StatusBroadcaster } from './status-listeners.ts';
+import { StatusBroadcaster, WritableSignal } from './status-listeners.ts';
 import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportStatusReason, type TransportSubscription } from './transport.ts';
 
 export interface RedisTransportOptions {
@@ -32,7 +32,11 @@ export interface RedisTransportOptions {
   heartbeatInterval?: number;
   /** How long a ping may go unanswered before the link counts as lost, in ms. Default 2 000. */
   heartbeatTimeout?: number;
-  /** How long a publish may take before it counts as failed (and is queued for retry), in ms. Default 2 000. */
+  /**
+   * How long a publish may take before it counts as failed (and is queued for
+   * retry), in ms; also how long close() waits for the server to answer QUIT
+   * before it drops a connection. Default 2 000.
+   */
   publishTimeout?: number;
 }
 
@@ -51,6 +55,11 @@ export class RedisTransport implements Transport {
   private readonly settings: { heartbeatInterval: number; heartbeatTimeout: number; publishTimeout: number };
   private readonly givenSubscriber: Redis | undefined;
   private readonly publishDeadline: Deadline;
+  /** Bounds each QUIT of close(): a server that stopped answering must not hold close() forever. */
+  private readonly closeDeadline: Deadline;
+  private readonly writable = new WritableSignal();
+  /** Ends the publisher's 'ready' subscription, while anyone listens for onWritable. */
+  private stopReady: (() => void) | undefined;
   private closed = false;
 
   constructor(options: RedisTransportOptions) {
@@ -88,6 +97,7 @@ export class RedisTransport implements Transport {
     this.givenSubscriber = subscriber;
     const { publishTimeout } = this.settings;
     this.publishDeadline = new Deadline(publishTimeout, () => new PublishTimeoutError(publishTimeout));
+    this.closeDeadline = new Deadline(publishTimeout, () => new Error(`redis QUIT got no answer within ${publishTimeout} ms`));
     this.statuses = new StatusBroadcaster('connecting');
   }
 
@@ -138,20 +148,57 @@ export class RedisTransport implements Transport {
     return this.statuses.on(listener);
   }
 
+  /**
+   * Calls `listener` each time the publishing connection becomes ready (it
+   * connected, or reconnected after a drop), so what failed meanwhile is sent
+   * at once. A Cluster client says so once the cluster as a whole is ready.
+   */
+  onWritable(listener: () => void): () => void {
+    if (this.closed) return () => undefined;
+    const stop = this.writable.on(listener);
+    const publisher = this.publisher;
+    // A client accepted by shape may not be an event emitter: it then never announces anything.
+    if (this.stopReady === undefined && isEmitter(publisher)) {
+      const announce = (): void => this.writable.emit();
+      publisher.on('ready', announce);
+      this.stopReady = () => void publisher.off('ready', announce);
+    }
+    return () => {
+      stop();
+      if (this.writable.size > 0) return;
+      this.stopReady?.();
+      this.stopReady = undefined;
+    };
+  }
+
+  /**
+   * Closes what the transport opened, within about `publishTimeout` whatever
+   * the server does: each QUIT waits that long for its answer, then the
+   * connection is dropped. The status is `closed` from the first moment, as
+   * nothing is heard any more.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.links.values()].map((link) => link.close()));
-    this.links.clear();
     this.statuses.set('closed', 'closed');
-    if (this.ownsPublisher) await quitOrDisconnect(this.publisher);
+    this.stopReady?.();
+    this.stopReady = undefined;
+    this.writable.clear();
+    const links = [...this.links.values()];
+    this.links.clear();
+    const closing = links.map((link) => link.close());
+    if (this.ownsPublisher) closing.push(quitOrDisconnect(this.publisher, this.closeDeadline));
+    await Promise.all(closing);
     // Publishes still in flight keep their deadline; otherwise nothing of this transport stays scheduled.
+    this.closeDeadline.release();
     this.publishDeadline.release();
   }
 
   /** The subscriber link that can hear `channel`: the one connection on a standalone server, the slot owner's in a cluster. */
   private async linkFor(channel: string): Promise<SubscriberLink> {
     const node = this.publisher.isCluster ? await this.slotOwner(this.publisher as Cluster, channel) : 'default';
+    // Closed meanwhile: a link made now would open a connection that nothing closes.
+    if (this.closed) throw new Error('redis transport is closed');
     let link = this.links.get(node);
     if (link === undefined) {
       const owned = this.givenSubscriber === undefined;
@@ -160,6 +207,7 @@ export class RedisTransport implements Transport {
         heartbeatInterval: this.settings.heartbeatInterval,
         heartbeatTimeout: this.settings.heartbeatTimeout,
         owned,
+        closeDeadline: this.closeDeadline,
         onPayload: (ch, payload) => this.deliver(ch, payload),
         onHealth: (_connected, reason) => this.refreshStatus(reason),
       });
@@ -223,6 +271,12 @@ function isIoredisClient(value: unknown): value is Redis | Cluster {
   if (typeof value !== 'object' || value === null) return false;
   const client = value as Record<string, unknown>;
   return typeof client['isCluster'] === 'boolean' && typeof client['duplicate'] === 'function' && typeof client['publish'] === 'function' && typeof client['status'] === 'string';
+}
+
+/** Whether a client accepted by shape can also be listened to (a real ioredis client always can). */
+function isEmitter(client: Redis | Cluster): boolean {
+  const candidate = client as Partial<Record<'on' | 'off', unknown>>;
+  return typeof candidate.on === 'function' && typeof candidate.off === 'function';
 }
 
 function splitNode(node: string): [string, number] {

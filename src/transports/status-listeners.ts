@@ -24,3 +24,31 @@ export class StatusBroadcaster {
     }
   }
 }
+
+/** The `onWritable` listeners of one transport: told, each in turn, that the publishing side can send again. */
+export class WritableSignal {
+  private readonly listeners = new Set<() => void>();
+
+  get size(): number {
+    return this.listeners.size;
+  }
+
+  on(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener();
+      } catch {
+        // As with status listeners: one cache's failure must not keep the others from retrying.
+      }
+    }
+  }
+
+  clear(): void {
+    this.listeners.clear();
+  }
+}

@@ -3,6 +3,7 @@
  * a free port, so it can kill, pause and restart it; real child processes
  * where the claim is about processes.
  */
+import { Socket } from 'node:net';
 import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import { createCache, InvalidationTimeoutError, LEGACY_CHANNEL, redisTransport, type Cache, type CacheOptions, type RedisTransport, type RedisTransportOptions } from '../../src/index.ts';
@@ -253,6 +254,45 @@ describe('redis transport on a 3-node Redis Cluster (sharded pub/sub)', function
     expect(a.stats().published.messages).to.equal(1);
     await Promise.all(caches.map((cache) => cache.close()));
   });
+
+  it('closed while a subscription is still finding its slot owner: the subscription fails and opens no connection', async () => {
+    const ports = cluster.nodes.map((node) => node.port);
+    // The other tests' transports stay open until the end.
+    const before = socketsTo(ports);
+    const client = new Cluster(cluster.startupNodes);
+    const transport = redisTransport({ client, heartbeatInterval: 100, heartbeatTimeout: 500 });
+    // The subscription waits for the client to be ready and asks which node owns the channel; close() comes first.
+    const subscribing = transport.subscribe('coherent-cache:config', () => undefined);
+    await transport.close();
+    expect((await rejectionOf(subscribing)).message).to.equal('redis transport is closed');
+    client.disconnect();
+    await waitUntilTrue(() => socketsTo(ports) === before, 'no connection of its own left to any node', 2_000);
+  });
+
+  it('onWritable: its listeners hear the Cluster client become ready again after every connection of it was killed', async () => {
+    const client = new Cluster(cluster.startupNodes);
+    clients.push(client);
+    const transport = redisTransport({ client, heartbeatInterval: 100, heartbeatTimeout: 500 });
+    transports.push(transport);
+    if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+    let writable = 0;
+    const stop = transport.onWritable(() => writable++);
+    // The client reconnects as a whole only once it lost every node it knows: connect to each, then kill them all
+    // (TYPE normal: the subscribers stay; the admin connection that kills skips itself).
+    const killAll = async (): Promise<void> => {
+      await Promise.all(client.nodes('master').map((node) => node.ping()));
+      const lost = new Promise((resolve) => client.once('close', resolve));
+      for (const node of cluster.nodes) await node.clientKill('normal');
+      await lost;
+    };
+    await killAll();
+    await waitUntilTrue(() => writable === 1, 'the Cluster client ready again', 10_000);
+    expect(client.status).to.equal('ready');
+    stop();
+    const readyAgain = killAll().then(() => new Promise((resolve) => client.once('ready', resolve)));
+    await readyAgain;
+    expect(writable, 'unsubscribed: not told again').to.equal(1);
+  });
 });
 
 describe('redis transport: free-port sanity', () => {
@@ -275,6 +315,12 @@ async function expectInvalidationReaches(from: Cache<string>, to: Cache<string>)
   await from.invalidate('k');
   await dropped;
   expect(to.has('k')).to.equal(false);
+}
+
+/** Open sockets of this process to any of `ports`. */
+function socketsTo(ports: readonly number[]): number {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  return handles.filter((handle) => handle instanceof Socket && ports.includes(handle.remotePort ?? -1)).length;
 }
 
 async function waitUntilTrue(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
