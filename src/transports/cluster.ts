@@ -1,8 +1,13 @@
 /**
  * A transport over node:cluster IPC, for the workers of one host without
  * Redis. A worker sends its payloads to the primary; the primary's relay
- * (`installClusterRelay()`) forwards them to every other live worker, and to
- * the caches of the primary itself, which may take part too.
+ * (`installClusterRelay()`) forwards them to every live worker, the sender
+ * included, and to the caches of the primary itself, which may take part too.
+ * A worker hears its own publishes only through the relay, never locally: the
+ * echo of its heartbeat proves the round trip, so a primary that stops
+ * relaying (stalled, busy) lets the worker's lease lapse rather than pass
+ * unnoticed. The primary is the relay, so its own caches hear their publishes
+ * locally.
  *
  * Every message this module sends carries the key CLUSTER_IPC_MARKER, so the
  * application's own IPC messages are never touched, and anything marked that
@@ -15,7 +20,7 @@
  * what keeps it alive, with or without this transport.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { StatusBroadcaster } from './status-listeners.ts';
+import { StatusBroadcaster, WritableSignal } from './status-listeners.ts';
 import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportStatusReason, type TransportSubscription } from './transport.ts';
 
 /** The key that marks this transport's IPC messages (`{ [CLUSTER_IPC_MARKER]: 1, ... }`). */
@@ -59,9 +64,11 @@ const controlMessage = (control: Control) => ({ [CLUSTER_IPC_MARKER]: 1, control
 interface Endpoint {
   deliver(channel: string, payloads: readonly string[]): void;
   setStatus(status: TransportStatus, reason: TransportStatusReason): void;
+  /** The relay answered (again): what failed to send may be sent now. */
+  writable(): void;
 }
 
-/** This process's open transports: whatever arrives, and this process's own publishes, reach all of them. */
+/** This process's open transports: whatever arrives (in the primary, its own publishes too) reaches all of them. */
 const endpoints = new Set<Endpoint>();
 /** Worker side: `connected` once the primary's relay has answered, `disconnected` once it or the IPC channel went away. */
 let workerLink: TransportStatus = 'connecting';
@@ -76,6 +83,10 @@ function deliverLocally(channel: string, payloads: readonly string[]): void {
 
 function setStatuses(status: TransportStatus, reason: TransportStatusReason): void {
   for (const endpoint of [...endpoints]) endpoint.setStatus(status, reason);
+}
+
+function announceWritable(): void {
+  for (const endpoint of [...endpoints]) endpoint.writable();
 }
 
 function workerStatus(): TransportStatus {
@@ -97,11 +108,9 @@ function sendToPrimary(message: object): Promise<void> {
   });
 }
 
-/** Sends to every live worker but `except`; a worker that exits meanwhile just misses it, as a stopped process would. */
-function sendToWorkers(message: object, except?: Worker): Promise<void> {
-  const sends = liveWorkers()
-    .filter((worker) => worker !== except)
-    .map((worker) => new Promise<void>((resolve) => worker.send(message, () => resolve())));
+/** Sends to every live worker; a worker that exits meanwhile just misses it, as a stopped process would. */
+function sendToWorkers(message: object): Promise<void> {
+  const sends = liveWorkers().map((worker) => new Promise<void>((resolve) => worker.send(message, () => resolve())));
   return Promise.all(sends).then(ignore);
 }
 
@@ -116,6 +125,7 @@ function onPrimaryMessage(raw: unknown): void {
   } else if (message.control !== 'hello') {
     workerLink = message.control === 'relay-up' ? 'connected' : 'disconnected';
     setStatuses(workerStatus(), workerLink === 'connected' ? 'connected' : 'connection-lost');
+    if (workerLink === 'connected') announceWritable();
   }
 }
 
@@ -151,8 +161,9 @@ function onWorkerMessage(worker: Worker, raw: unknown): void {
     if (message.control === 'hello') worker.send(controlMessage('relay-up'), ignore);
     return;
   }
-  // Rebuilt from the checked fields, so nothing else a worker put in the message travels on. Not echoed to the sender: its caches skip their own messages anyway.
-  void sendToWorkers(dataMessage(message.channel, message.payloads), worker);
+  // Rebuilt from the checked fields, so nothing else a worker put in the message travels on. The sender gets it
+  // back too: its own heartbeat's echo is how it knows the relay still forwards (its caches skip their own invalidations).
+  void sendToWorkers(dataMessage(message.channel, message.payloads));
   deliverLocally(message.channel, message.payloads);
 }
 
@@ -170,6 +181,7 @@ export function installClusterRelay(): () => void {
     // Workers that asked before the relay existed are still waiting for the answer.
     void sendToWorkers(controlMessage('relay-up'));
     setStatuses('connected', 'connected');
+    announceWritable();
   }
   let installed = true;
   return () => {
@@ -190,11 +202,13 @@ export function installClusterRelay(): () => void {
  * relay answers, disconnected for good when the IPC channel closes. In the
  * primary (after `installClusterRelay()`): hears every worker and publishes to
  * all of them. Several transports in one process share one set of listeners and
- * hear each other's publishes (the cache skips its own).
+ * hear each other's publishes (the cache skips its own): in a worker once the
+ * relay sent them back, in the primary at once.
  */
 export class ClusterTransport implements Transport {
   readonly kind = 'cluster-ipc';
   private readonly statuses: StatusBroadcaster;
+  private readonly writable = new WritableSignal();
   private readonly listeners = new Map<string, Set<PayloadListener>>();
   private readonly endpoint: Endpoint;
   private closed = false;
@@ -216,6 +230,7 @@ export class ClusterTransport implements Transport {
         for (const payload of payloads) deliverPayload(listeners, payload);
       },
       setStatus: (status, reason) => this.statuses.set(status, reason),
+      writable: () => this.writable.emit(),
     };
     attach(this.endpoint);
   }
@@ -247,9 +262,13 @@ export class ClusterTransport implements Transport {
     if (this.status !== 'connected') throw new Error(`cluster transport is ${this.status}`);
     const batch = [...payloads];
     const message = dataMessage(channel, batch);
-    if (cluster.isWorker) await sendToPrimary(message);
-    else await sendToWorkers(message);
-    // This process's transports hear it as well, as they would over a network: later, not inside the publish call.
+    if (cluster.isWorker) {
+      // This process's transports hear it when the relay sends it back, as every worker does.
+      await sendToPrimary(message);
+      return;
+    }
+    await sendToWorkers(message);
+    // The primary is the relay: its transports hear it here, later, not inside the publish call.
     deliverLocally(channel, batch);
   }
 
@@ -257,10 +276,16 @@ export class ClusterTransport implements Transport {
     return this.statuses.on(listener);
   }
 
+  /** Calls `listener` each time the relay answers (installed, or answering this worker): queued publishes can go now. */
+  onWritable(listener: () => void): () => void {
+    return this.writable.on(listener);
+  }
+
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
     this.listeners.clear();
+    this.writable.clear();
     detach(this.endpoint);
     this.statuses.set('closed', 'closed');
     return Promise.resolve();

@@ -2,9 +2,10 @@
  * An in-process transport: caches in one process share a bus. For tests and
  * for services that run several caches side by side. Each `MemoryTransport`
  * is one endpoint on a `MemoryBus`; `disconnect()` / `reconnect()` simulate a
- * network fault (the endpoint neither sends nor receives meanwhile).
+ * network fault (the endpoint neither sends nor receives meanwhile). Closed,
+ * it stays closed: it neither subscribes, sends, receives nor reconnects.
  */
-import { StatusBroadcaster } from './status-listeners.ts';
+import { StatusBroadcaster, WritableSignal } from './status-listeners.ts';
 import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportSubscription } from './transport.ts';
 
 export class MemoryBus {
@@ -43,6 +44,7 @@ export class MemoryBus {
 export class MemoryTransport implements Transport {
   readonly kind = 'memory';
   private readonly statuses = new StatusBroadcaster('connected');
+  private readonly writable = new WritableSignal();
   private readonly listeners = new Map<string, Set<PayloadListener>>();
 
   constructor(private readonly bus: MemoryBus) {}
@@ -52,6 +54,8 @@ export class MemoryTransport implements Transport {
   }
 
   subscribe(channel: string, listener: PayloadListener): Promise<TransportSubscription> {
+    // As the other transports do: a cache on a closed transport learns at once that it will never hear anything.
+    if (this.status === 'closed') return Promise.reject(new Error('memory transport is closed'));
     let set = this.listeners.get(channel);
     if (set === undefined) {
       set = new Set();
@@ -81,18 +85,27 @@ export class MemoryTransport implements Transport {
     return this.statuses.on(listener);
   }
 
+  /** Calls `listener` each time `reconnect()` restores the endpoint: it can send again. */
+  onWritable(listener: () => void): () => void {
+    return this.writable.on(listener);
+  }
+
   /** Simulates losing the network: nothing is sent or received until `reconnect()`. */
   disconnect(): void {
+    if (this.status === 'closed') return;
     this.statuses.set('disconnected', 'connection-lost');
   }
 
   reconnect(): void {
+    if (this.status !== 'disconnected') return;
     this.statuses.set('connected', 'connected');
+    this.writable.emit();
   }
 
   close(): Promise<void> {
     for (const channel of this.listeners.keys()) this.bus.leave(channel, this);
     this.listeners.clear();
+    this.writable.clear();
     this.statuses.set('closed', 'closed');
     return Promise.resolve();
   }

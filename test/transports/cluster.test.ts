@@ -43,12 +43,19 @@ describe('cluster transport in one process', () => {
 
       const changes: string[] = [];
       transports[1]!.onStatus((change) => changes.push(`${change.status}/${change.reason}`));
+      let writable = 0;
+      transports[1]!.onWritable(() => writable++);
       uninstall();
       uninstall();
       expect(transports[1]!.status, 'one install is still in force').to.equal('connected');
       again();
       expect(changes).to.deep.equal(['disconnected/connection-lost']);
       expect((await rejectionOf(transports[1]!.publish('ch', ['c']))).message).to.equal('cluster transport is disconnected');
+      // Installed again: connected, and writable (what its caches queued can go now).
+      const reinstall = installClusterRelay();
+      expect(changes).to.deep.equal(['disconnected/connection-lost', 'connected/connected']);
+      expect(writable).to.equal(1);
+      reinstall();
       expect(() => clusterTransport()).to.throw(/installClusterRelay/);
     } finally {
       await Promise.all(transports.map((t) => t.close()));
@@ -104,7 +111,7 @@ describe('cluster transport (real node:cluster primary and workers)', function (
     expect([primary.pid, ...workerPids].filter(alive), 'processes still running').to.deep.equal([]);
   });
 
-  it('an invalidation in one worker drops the key in the others and the primary, relayed once and not echoed', async () => {
+  it('an invalidation in one worker drops the key in the others and the primary, relayed once to every worker, the sender included', async () => {
     for (const index of [0, 1, 2]) await toWorker(index, { op: 'set', key: 'k', value: 'v' });
     await toPrimaryCache({ op: 'set', key: 'k', value: 'v' });
     const before = await Promise.all([0, 1, 2].map(statsOf));
@@ -116,9 +123,12 @@ describe('cluster transport (real node:cluster primary and workers)', function (
     }
     expect(await Promise.all([0, 1, 2].map((index) => toWorker(index, { op: 'has', key: 'k' })))).to.deep.equal([false, false, false]);
     expect(await toPrimaryCache({ op: 'has', key: 'k' })).to.equal(false);
-    // A relay echo or a second forward (the relay is installed twice) would have arrived before these requests.
+    // The sender hears its own message back from the relay (its cache skips it); a second forward (the relay is
+    // installed twice) would have arrived before these requests.
     const after = await Promise.all([0, 1, 2].map(statsOf));
-    expect(after.map((s, i) => s.markedReceived - before[i]!.markedReceived)).to.deep.equal([0, 1, 1]);
+    expect(after.map((s, i) => s.markedReceived - before[i]!.markedReceived)).to.deep.equal([1, 1, 1]);
+    expect(await toWorker(0, { op: 'has', key: 'k' }), 'the echo is not a remote invalidation').to.equal(false);
+    expect(drive().pushes.filter((m) => m.type === 'worker' && m.index === 0 && m.push.type === 'remote-invalidated' && m.push.key === 'k')).to.deep.equal([]);
   });
 
   it('invalidateAll in one worker clears the others', async () => {
@@ -172,10 +182,11 @@ describe('cluster transport (real node:cluster primary and workers)', function (
     const since = pushesSince(from);
     expect(since.filter((m) => m.type === 'worker' && m.push.type === 'rejected'), 'only the garbage payload reached a cache').to.have.length(1);
     expect(since.filter((m) => m.type === 'exit')).to.deep.equal([]);
-    expect((await statsOf(1)).markedReceived - before1.markedReceived, 'nothing malformed was relayed').to.equal(0);
+    expect((await statsOf(1)).markedReceived - before1.markedReceived, 'nothing malformed was relayed, only its own invalidation came back').to.equal(1);
   });
 
-  it('while the relay is uninstalled the caches degrade and queue; reinstalled, they reconnect and flush', async () => {
+  it('while the relay is uninstalled the caches degrade and queue; reinstalled, they reconnect, hear onWritable and flush', async () => {
+    const writableBefore = (await statsOf(0)).writable;
     await drive().request({ op: 'uninstall-relay' });
     for (const index of [0, 1, 2, 'primary'] as const) expect(await pushFrom(index, link('degraded'))).to.include({ reason: 'connection-lost' });
     expect((await statsOf(0)).transport).to.equal('disconnected');
@@ -188,7 +199,9 @@ describe('cluster transport (real node:cluster primary and workers)', function (
     await drive().request({ op: 'install-relay' });
     for (const index of [0, 1, 2, 'primary'] as const) await pushFrom(index, link('connected'));
     expect(await pushFrom(1, remoteKey('q'))).to.include({ origin: ids[0] });
-    expect((await statsOf(0)).link).to.equal('connected');
+    const after = await statsOf(0);
+    expect(after.link).to.equal('connected');
+    expect(after.writable - writableBefore, 'the relay answering again is announced once').to.equal(1);
   });
 
   it('a killed worker does not stop the others', async () => {

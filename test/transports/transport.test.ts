@@ -2,7 +2,9 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import sinon from 'sinon';
+import { createCache, MemoryBus, TransportClosedError } from '../../src/index.ts';
 import { redisTransport } from '../../src/transports/redis.ts';
+import { rejectionOf } from '../support/rejection.ts';
 import { deliverPayload, type PayloadListener } from '../../src/transports/transport.ts';
 
 describe('transport delivery', () => {
@@ -67,6 +69,47 @@ describe('transport delivery', () => {
     } finally {
       clock.restore();
       client.disconnect();
+    }
+  });
+});
+
+describe('memory transport', () => {
+  it('onWritable: listeners hear each reconnect() after a disconnect(), until they unsubscribe', () => {
+    const transport = new MemoryBus().transport();
+    const heard: string[] = [];
+    const stopA = transport.onWritable(() => heard.push('a'));
+    transport.onWritable(() => {
+      throw new Error('one listener failing');
+    });
+    transport.onWritable(() => heard.push('c'));
+    transport.reconnect();
+    expect(heard, 'already connected: nothing came back').to.deep.equal([]);
+    transport.disconnect();
+    transport.reconnect();
+    expect(heard).to.deep.equal(['a', 'c']);
+    stopA();
+    transport.disconnect();
+    transport.reconnect();
+    expect(heard).to.deep.equal(['a', 'c', 'c']);
+  });
+
+  it('closed stays closed: it neither reconnects nor subscribes, and a cache on it is never ready', async () => {
+    const transport = new MemoryBus().transport();
+    let writable = 0;
+    transport.onWritable(() => writable++);
+    transport.disconnect();
+    await transport.close();
+    transport.reconnect();
+    transport.disconnect();
+    expect(transport.status).to.equal('closed');
+    expect(writable).to.equal(0);
+    expect((await rejectionOf(transport.subscribe('ch', () => undefined))).message).to.equal('memory transport is closed');
+    const cache = createCache<string>({ name: 'late', transport, metrics: false });
+    try {
+      expect(await rejectionOf(cache.ready())).to.be.instanceOf(TransportClosedError);
+      expect(cache.snapshot().link).to.equal('degraded');
+    } finally {
+      await cache.close();
     }
   });
 });
