@@ -260,7 +260,8 @@ const LIMIT_NAMES: readonly string[] = ['maxMessageBytes', 'maxKeysPerMessage', 
  * The message limits, refused at construction when they are not an object of
  * known limits, when a limit is not a positive whole number, or when they
  * cannot work: `maxMessageBytes` too small for a del message carrying one key
- * of `maxKeyLength` characters (such a key could then never be invalidated).
+ * of `maxKeyLength` characters (such a key could then never be invalidated),
+ * or above 1 MiB (too close to what makes Redis drop its subscribers).
  */
 function limitsOption(value: unknown): ProtocolLimits {
   if (value === undefined) return resolveLimits();
@@ -279,6 +280,13 @@ function limitsOption(value: unknown): ProtocolLimits {
     }
   }
   const limits = resolveLimits(value);
+  if (limits.maxMessageBytes > MAX_MESSAGE_BYTES) {
+    throw new CacheOptionError(
+      'messageLimits',
+      `maxMessageBytes must be at most ${MAX_MESSAGE_BYTES} (1 MiB), got ${limits.maxMessageBytes}: Redis drops every subscriber ` +
+        'whose pub/sub output buffer passes its limit (32 MB by default, 8 MB for a minute), and this library must never be what sends it there',
+    );
+  }
   const needed = worstCaseDelBytes(limits.maxKeyLength);
   if (limits.maxMessageBytes < needed) {
     const longestKey = Math.floor((limits.maxMessageBytes - worstCaseDelBytes(0)) / MAX_KEY_BYTES_PER_UNIT);
@@ -294,6 +302,8 @@ function limitsOption(value: unknown): ProtocolLimits {
   return limits;
 }
 
+/** The largest maxMessageBytes accepted: far below what makes Redis drop its pub/sub subscribers (`client-output-buffer-limit pubsub 32mb 8mb 60`). */
+const MAX_MESSAGE_BYTES = 1 << 20;
 /** A key's UTF-16 unit takes at most 6 bytes in JSON: a control character or a lone surrogate is written `\uXXXX`. */
 const MAX_KEY_BYTES_PER_UNIT = 6;
 /** A traceparent receivers accept is printable ASCII: at most 2 bytes a character (`"` and `\` are escaped). */

@@ -131,6 +131,9 @@ const BAD: Table = {
     { maxMessageBytes: 1 },
     { maxKeyLength: 20_000 },
     { maxMessageBytes: 1000, maxKeyLength: 1024 },
+    // Above 1 MiB: a message big enough to push Redis's pub/sub output buffers toward their limit.
+    { maxMessageBytes: (1 << 20) + 1 },
+    { maxMessageBytes: 33 * (1 << 20), maxKeyLength: 1024 },
   ],
   tracing: [null, true, 'otel', 42, {}, [], { attach: 'yes' }, () => undefined, LONG],
   metrics: [null, true, 'prometheus', 42, Number.NaN, [], () => undefined, LONG],
@@ -308,7 +311,7 @@ describe('resolveOptions: messageLimits that cannot work are refused', () => {
   /** The smallest maxMessageBytes accepted with this maxKeyLength (binary search over resolveOptions). */
   function smallestAccepted(maxKeyLength: number): number {
     let low = 1;
-    let high = 1 << 24;
+    let high = 1 << 20;
     expect(accepts({ maxKeyLength, maxMessageBytes: high })).to.equal(true);
     while (low < high) {
       const middle = Math.floor((low + high) / 2);
@@ -323,6 +326,12 @@ describe('resolveOptions: messageLimits that cannot work are refused', () => {
     expect(error.message).to.match(/^coherent-cache: option "messageLimits" maxMessageBytes 100 cannot carry one key of maxKeyLength 1024\b/);
     const needed = smallestAccepted(DEFAULT_LIMITS.maxKeyLength);
     expect(error.message).to.include(`at least ${needed}`);
+  });
+
+  it('refuses a maxMessageBytes above 1 MiB, naming it and why', () => {
+    expect(accepts({ maxMessageBytes: 1 << 20 })).to.equal(true);
+    const error = expectRefused('messageLimits', { maxMessageBytes: (1 << 20) + 1 });
+    expect(error.message).to.include('maxMessageBytes must be at most 1048576 (1 MiB), got 1048577').and.to.include('Redis drops every subscriber');
   });
 
   it('refuses a maxKeyLength too long for the default maxMessageBytes', () => {
