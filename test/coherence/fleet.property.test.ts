@@ -1,7 +1,8 @@
 /**
  * The coherence contract, over random fleet histories. Several caches share a
  * bus the test drives (deliver in any interleaving across instances, delay for
- * any length of time, duplicate, drop, break and restore links); loaders read
+ * any length of time, duplicate, drop, break and restore links, break only an
+ * instance's publishing side); loaders read
  * a model source of truth and resolve in any order under fc.scheduler; time
  * moves under sinon's fake clock, heartbeats and all. The oracle is the
  * README's contract, for every read, whenever it began:
@@ -43,6 +44,8 @@ type Step =
   | { kind: 'drop'; pick: number }
   | { kind: 'break'; node: number }
   | { kind: 'restore'; node: number }
+  | { kind: 'breakPublisher'; node: number }
+  | { kind: 'restorePublisher'; node: number }
   | { kind: 'resolve' }
   | { kind: 'tick'; ms: number };
 
@@ -59,6 +62,8 @@ function steps(nodes: number): fc.Arbitrary<Step[]> {
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const), pick: fc.nat() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('break' as const), node }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('restore' as const), node }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('breakPublisher' as const), node }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('restorePublisher' as const), node }) },
     { weight: 5, arbitrary: fc.record({ kind: fc.constant('resolve' as const) }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 40 }) }) },
   );
@@ -252,6 +257,12 @@ async function runFleet(nodes: number, config: { ttl: number; staleIfError: numb
         case 'restore':
           fleet.endpoints[step.node]?.restore();
           break;
+        case 'breakPublisher':
+          fleet.endpoints[step.node]?.breakPublisher();
+          break;
+        case 'restorePublisher':
+          fleet.endpoints[step.node]?.restorePublisher();
+          break;
         case 'resolve':
           if (s.count() > 0) await s.waitOne();
           break;
@@ -261,7 +272,10 @@ async function runFleet(nodes: number, config: { ttl: number; staleIfError: numb
       }
     }
     // Let every load, message and invalidation finish (links restored), then judge every read.
-    for (const endpoint of fleet.endpoints) endpoint.restore();
+    for (const endpoint of fleet.endpoints) {
+      endpoint.restore();
+      endpoint.restorePublisher();
+    }
     for (let round = 0; round < 1_000 && (s.count() > 0 || fleet.bus.inFlight.length > 0 || fleet.pendingWrites.size > 0); round++) {
       if (s.count() > 0) await s.waitOne();
       else if (fleet.bus.inFlight.length > 0) fleet.bus.deliverAll();

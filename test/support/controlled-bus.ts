@@ -87,6 +87,9 @@ export class ControlledEndpoint implements Transport {
   readonly kind = 'controlled';
   private readonly statuses = new StatusBroadcaster('connected');
   private readonly listeners = new Map<string, Set<PayloadListener>>();
+  private readonly writable = new Set<() => void>();
+  /** Only its publishing side is down (its publishes reject; it still receives). */
+  private publisherDown = false;
 
   constructor(
     private readonly bus: ControlledBus,
@@ -114,12 +117,29 @@ export class ControlledEndpoint implements Transport {
 
   publish(channel: string, payloads: readonly string[]): Promise<void> {
     if (this.status !== 'connected') return Promise.reject(new Error(`endpoint ${this.index} is ${this.status}`));
+    if (this.publisherDown) return Promise.reject(new Error(`endpoint ${this.index} cannot publish`));
     this.bus.send(this, channel, payloads);
     return Promise.resolve();
   }
 
   onStatus(listener: StatusListener): () => void {
     return this.statuses.on(listener);
+  }
+
+  onWritable(listener: () => void): () => void {
+    this.writable.add(listener);
+    return () => this.writable.delete(listener);
+  }
+
+  /** Only the publishing side fails (as when just the publisher's connection drops): it still hears its channel. */
+  breakPublisher(): void {
+    this.publisherDown = true;
+  }
+
+  restorePublisher(): void {
+    if (!this.publisherDown) return;
+    this.publisherDown = false;
+    for (const listener of [...this.writable]) listener();
   }
 
   /** The link is lost: nothing is sent or received until `restore()`, and what was in flight to it is gone. */
