@@ -27,6 +27,12 @@ export class SubscriberLink {
   readonly channels = new Set<string>();
   connected = false;
   private pingSentAt: number | undefined;
+  /**
+   * No promise job has run since the ping went out: its reply could not have
+   * been read yet, however much the clock says passed (a synchronous fake
+   * `tick()` fires every interval in one go), so its silence proves nothing.
+   */
+  private pingUnread = false;
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private closed = false;
   private readonly detach: () => void;
@@ -106,7 +112,7 @@ export class SubscriberLink {
     if (this.closed || !this.connected) return;
     const now = Date.now();
     if (this.pingSentAt !== undefined) {
-      if (now - this.pingSentAt < this.options.heartbeatTimeout) return;
+      if (this.pingUnread || now - this.pingSentAt < this.options.heartbeatTimeout) return;
       // No answer, no close: the server or the path to it is stuck. Reconnecting re-proves the subscription.
       this.pingSentAt = undefined;
       this.lose('heartbeat-timeout');
@@ -114,6 +120,8 @@ export class SubscriberLink {
       return;
     }
     this.pingSentAt = now;
+    this.pingUnread = true;
+    void Promise.resolve().then(() => (this.pingUnread = false));
     this.connection.ping().then(
       () => {
         this.pingSentAt = undefined;

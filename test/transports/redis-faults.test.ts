@@ -8,6 +8,7 @@
 import { Socket } from 'node:net';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
+import sinon from 'sinon';
 import { createCache, redisTransport, TransportClosedError, type Cache, type RedisTransport } from '../../src/index.ts';
 import { rejectionOf } from '../support/rejection.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
@@ -151,6 +152,29 @@ describe('redis transport under faults (real redis-server)', function () {
       await b.invalidate('k2');
       await droppedBack;
       expect(await raw.ping()).to.equal('PONG');
+    });
+  });
+
+  describe('sinon fake timers', () => {
+    it('a synchronous tick() past heartbeatTimeout is no heartbeat timeout: no reply could be read inside it', async () => {
+      // Faked before the transport exists, so its heartbeat interval and its clock are fake; promise jobs and I/O stay real.
+      const clock = sinon.useFakeTimers({ now: Date.now(), toFake: ['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+      try {
+        const transport = redisTransport({ url: server.url, heartbeatInterval: 1_000, heartbeatTimeout: 2_000 });
+        const cache = createCache<string>({ name: 'config', transport, degradedTtl: 60_000, metrics: false, tracing: false });
+        closers.push(
+          () => cache.close(),
+          () => transport.close(),
+        );
+        await cache.ready();
+        clock.tick(3_000);
+        // The ping went out inside the tick; its reply arrives once the event loop runs.
+        await clock.tickAsync(1_000);
+        expect(transport.status).to.equal('connected');
+        expect(cache.stats().degradations).to.equal(0);
+      } finally {
+        clock.restore();
+      }
     });
   });
 
