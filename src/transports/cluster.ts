@@ -21,7 +21,8 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { StatusBroadcaster, WritableSignal } from './status-listeners.ts';
-import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportStatusReason, type TransportSubscription } from './transport.ts';
+import { ChannelListeners } from './channel-listeners.ts';
+import { type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportStatusReason, type TransportSubscription } from './transport.ts';
 
 /** The key that marks this transport's IPC messages (`{ [CLUSTER_IPC_MARKER]: 1, ... }`). */
 export const CLUSTER_IPC_MARKER = 'coherent-cache:ipc';
@@ -209,7 +210,7 @@ export class ClusterTransport implements Transport {
   readonly kind = 'cluster-ipc';
   private readonly statuses: StatusBroadcaster;
   private readonly writable = new WritableSignal();
-  private readonly listeners = new Map<string, Set<PayloadListener>>();
+  private readonly listeners = new ChannelListeners();
   private readonly endpoint: Endpoint;
   private closed = false;
 
@@ -226,8 +227,7 @@ export class ClusterTransport implements Transport {
     }
     this.endpoint = {
       deliver: (channel, payloads) => {
-        const listeners = this.listeners.get(channel);
-        for (const payload of payloads) deliverPayload(listeners, payload);
+        for (const payload of payloads) this.listeners.deliver(channel, payload);
       },
       setStatus: (status, reason) => this.statuses.set(status, reason),
       writable: () => this.writable.emit(),
@@ -241,16 +241,10 @@ export class ClusterTransport implements Transport {
 
   subscribe(channel: string, listener: PayloadListener): Promise<TransportSubscription> {
     if (this.closed) return Promise.reject(new Error('cluster transport is closed'));
-    let set = this.listeners.get(channel);
-    if (set === undefined) {
-      set = new Set();
-      this.listeners.set(channel, set);
-    }
-    set.add(listener);
+    this.listeners.add(channel, listener);
     return Promise.resolve({
       unsubscribe: () => {
-        set.delete(listener);
-        if (set.size === 0 && this.listeners.get(channel) === set) this.listeners.delete(channel);
+        this.listeners.remove(channel, listener);
         return Promise.resolve();
       },
     });

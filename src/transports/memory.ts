@@ -6,7 +6,8 @@
  * it stays closed: it neither subscribes, sends, receives nor reconnects.
  */
 import { StatusBroadcaster, WritableSignal } from './status-listeners.ts';
-import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportSubscription } from './transport.ts';
+import { ChannelListeners } from './channel-listeners.ts';
+import { type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportSubscription } from './transport.ts';
 
 export class MemoryBus {
   private readonly channels = new Map<string, Set<MemoryTransport>>();
@@ -45,7 +46,7 @@ export class MemoryTransport implements Transport {
   readonly kind = 'memory';
   private readonly statuses = new StatusBroadcaster('connected');
   private readonly writable = new WritableSignal();
-  private readonly listeners = new Map<string, Set<PayloadListener>>();
+  private readonly listeners = new ChannelListeners();
 
   constructor(private readonly bus: MemoryBus) {}
 
@@ -56,20 +57,10 @@ export class MemoryTransport implements Transport {
   subscribe(channel: string, listener: PayloadListener): Promise<TransportSubscription> {
     // As the other transports do: a cache on a closed transport learns at once that it will never hear anything.
     if (this.status === 'closed') return Promise.reject(new Error('memory transport is closed'));
-    let set = this.listeners.get(channel);
-    if (set === undefined) {
-      set = new Set();
-      this.listeners.set(channel, set);
-      this.bus.join(channel, this);
-    }
-    set.add(listener);
+    if (this.listeners.add(channel, listener)) this.bus.join(channel, this);
     return Promise.resolve({
       unsubscribe: () => {
-        set.delete(listener);
-        if (set.size === 0) {
-          this.listeners.delete(channel);
-          this.bus.leave(channel, this);
-        }
+        if (this.listeners.remove(channel, listener)) this.bus.leave(channel, this);
         return Promise.resolve();
       },
     });
@@ -103,7 +94,7 @@ export class MemoryTransport implements Transport {
   }
 
   close(): Promise<void> {
-    for (const channel of this.listeners.keys()) this.bus.leave(channel, this);
+    for (const channel of this.listeners.channels()) this.bus.leave(channel, this);
     this.listeners.clear();
     this.writable.clear();
     this.statuses.set('closed', 'closed');
@@ -113,6 +104,6 @@ export class MemoryTransport implements Transport {
   /** @internal */
   receive(channel: string, payload: string): void {
     if (this.status !== 'connected') return;
-    deliverPayload(this.listeners.get(channel), payload);
+    this.listeners.deliver(channel, payload);
   }
 }

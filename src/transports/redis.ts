@@ -15,7 +15,8 @@ import { Deadline } from './deadline.ts';
 import { describe as describeValue, timerMs } from '../cache/validate.ts';
 import { quitOrDisconnect, SubscriberLink } from './redis-subscriber.ts';
 import { StatusBroadcaster, WritableSignal } from './status-listeners.ts';
-import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportStatusReason, type TransportSubscription } from './transport.ts';
+import { ChannelListeners } from './channel-listeners.ts';
+import { type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportStatusReason, type TransportSubscription } from './transport.ts';
 
 export interface RedisTransportOptions {
   /** Connect to this URL (`redis://host:port/db`); the transport owns the connections. */
@@ -48,7 +49,7 @@ export class RedisTransport implements Transport {
   private readonly ownsPublisher: boolean;
   private readonly sharded: boolean;
   private readonly statuses: StatusBroadcaster;
-  private readonly listeners = new Map<string, Set<PayloadListener>>();
+  private readonly listeners = new ChannelListeners();
   /** Subscriber links by node ("host:port"; "default" on a standalone server). */
   private readonly links = new Map<string, SubscriberLink>();
   private readonly linkOfChannel = new Map<string, SubscriberLink>();
@@ -107,20 +108,14 @@ export class RedisTransport implements Transport {
 
   async subscribe(channel: string, listener: PayloadListener): Promise<TransportSubscription> {
     if (this.closed) throw new Error('redis transport is closed');
-    let set = this.listeners.get(channel);
-    if (set === undefined) {
-      set = new Set();
-      this.listeners.set(channel, set);
+    if (this.listeners.add(channel, listener)) {
       const link = await this.linkFor(channel);
       this.linkOfChannel.set(channel, link);
       await link.add(channel);
     }
-    set.add(listener);
     return {
       unsubscribe: async () => {
-        set.delete(listener);
-        if (set.size > 0 || this.listeners.get(channel) !== set) return;
-        this.listeners.delete(channel);
+        if (!this.listeners.remove(channel, listener)) return;
         await this.linkOfChannel.get(channel)?.remove(channel);
         this.linkOfChannel.delete(channel);
       },
@@ -239,7 +234,7 @@ export class RedisTransport implements Transport {
   }
 
   private deliver(channel: string, payload: string): void {
-    deliverPayload(this.listeners.get(channel), payload);
+    this.listeners.deliver(channel, payload);
   }
 
   private refreshStatus(reason: TransportStatusReason): void {

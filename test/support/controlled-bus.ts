@@ -11,8 +11,9 @@
  * with its link: a dropped message breaks its recipient's link, as a lost
  * connection is the only way a message goes missing on a real server.
  */
-import { StatusBroadcaster } from '../../src/transports/status-listeners.ts';
-import { deliverPayload, type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportSubscription } from '../../src/transports/transport.ts';
+import { ChannelListeners } from '../../src/transports/channel-listeners.ts';
+import { StatusBroadcaster, WritableSignal } from '../../src/transports/status-listeners.ts';
+import { type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportSubscription } from '../../src/transports/transport.ts';
 
 export interface InFlight {
   readonly from: ControlledEndpoint;
@@ -86,8 +87,8 @@ export class ControlledBus {
 export class ControlledEndpoint implements Transport {
   readonly kind = 'controlled';
   private readonly statuses = new StatusBroadcaster('connected');
-  private readonly listeners = new Map<string, Set<PayloadListener>>();
-  private readonly writable = new Set<() => void>();
+  private readonly listeners = new ChannelListeners();
+  private readonly writable = new WritableSignal();
   /** Only its publishing side is down (its publishes reject; it still receives). */
   private publisherDown = false;
 
@@ -101,15 +102,10 @@ export class ControlledEndpoint implements Transport {
   }
 
   subscribe(channel: string, listener: PayloadListener): Promise<TransportSubscription> {
-    let set = this.listeners.get(channel);
-    if (set === undefined) {
-      set = new Set();
-      this.listeners.set(channel, set);
-    }
-    set.add(listener);
+    this.listeners.add(channel, listener);
     return Promise.resolve({
       unsubscribe: () => {
-        set.delete(listener);
+        this.listeners.remove(channel, listener);
         return Promise.resolve();
       },
     });
@@ -127,8 +123,7 @@ export class ControlledEndpoint implements Transport {
   }
 
   onWritable(listener: () => void): () => void {
-    this.writable.add(listener);
-    return () => this.writable.delete(listener);
+    return this.writable.on(listener);
   }
 
   /** Only the publishing side fails (as when just the publisher's connection drops): it still hears its channel. */
@@ -139,7 +134,7 @@ export class ControlledEndpoint implements Transport {
   restorePublisher(): void {
     if (!this.publisherDown) return;
     this.publisherDown = false;
-    for (const listener of [...this.writable]) listener();
+    this.writable.emit();
   }
 
   /** The link is lost: nothing is sent or received until `restore()`, and what was in flight to it is gone. */
@@ -161,11 +156,11 @@ export class ControlledEndpoint implements Transport {
 
   /** @internal */
   hears(channel: string): boolean {
-    return this.status === 'connected' && (this.listeners.get(channel)?.size ?? 0) > 0;
+    return this.status === 'connected' && this.listeners.hears(channel);
   }
 
   /** @internal */
   receive(channel: string, payload: string): void {
-    if (this.status === 'connected') deliverPayload(this.listeners.get(channel), payload);
+    if (this.status === 'connected') this.listeners.deliver(channel, payload);
   }
 }
