@@ -8,8 +8,8 @@
  * and two workers, their caches with a small degradedTtl.
  */
 import { expect } from 'chai';
-import { spawnChild, type ChildWorker } from '../support/child.ts';
-import type { PrimaryPush, PrimaryRequest, StallReply } from '../fixtures/cluster-primary.ts';
+import { startClusterPrimary, stopClusterPrimary, type ClusterPrimary } from '../support/cluster-primary.ts';
+import type { StallReply } from '../fixtures/cluster-primary.ts';
 import type { CacheStatsReply, WatchReport, WorkerRequest } from '../fixtures/cluster-worker.ts';
 
 const DEGRADED_TTL = 300;
@@ -20,31 +20,20 @@ const SLACK = 100;
 
 describe('cluster transport: a stalled primary (real node:cluster primary and workers)', function () {
   this.timeout(30_000);
-  let primary: ChildWorker<PrimaryRequest, unknown, PrimaryPush> | undefined;
+  let primary: ClusterPrimary | undefined;
 
-  const drive = (): ChildWorker<PrimaryRequest, unknown, PrimaryPush> => {
+  const drive = (): ClusterPrimary => {
     if (primary === undefined) throw new Error('the primary did not start');
     return primary;
   };
   const toWorker = (index: number, request: WorkerRequest): Promise<unknown> => drive().request({ op: 'worker', index, request });
 
   before(async () => {
-    primary = await spawnChild<PrimaryRequest, unknown, PrimaryPush>(new URL('../fixtures/cluster-primary.ts', import.meta.url), [], {
-      env: { ...process.env, COHERENT_CACHE_FIXTURE_DEGRADED_TTL: String(DEGRADED_TTL) },
-    });
-    await primary.request({ op: 'start', workers: 2 }, { timeoutMs: 15_000 });
+    ({ primary } = await startClusterPrimary(2, { ...process.env, COHERENT_CACHE_FIXTURE_DEGRADED_TTL: String(DEGRADED_TTL) }));
     await Promise.all([0, 1].map((index) => toWorker(index, { op: 'ready' })));
   });
 
-  after(async () => {
-    if (primary === undefined) return;
-    try {
-      await primary.request({ op: 'shutdown' });
-    } finally {
-      primary.kill();
-      await primary.exited;
-    }
-  });
+  after(() => stopClusterPrimary(primary));
 
   it(`a worker stops serving within degradedTtl (${DEGRADED_TTL} ms) of the stall, reports lease-expired, and reconnects after it`, async () => {
     expect(await toWorker(0, { op: 'watch', key: 'w' })).to.deep.equal({ serving: true, link: 'connected' });

@@ -7,9 +7,9 @@
  */
 import { expect } from 'chai';
 import { clusterTransport, CLUSTER_IPC_MARKER, installClusterRelay, type ClusterTransport } from '../../src/transports/cluster.ts';
-import { spawnChild, type ChildWorker } from '../support/child.ts';
+import { startClusterPrimary, stopClusterPrimary, type ClusterPrimary } from '../support/cluster-primary.ts';
 import { rejectionOf } from '../support/rejection.ts';
-import type { PrimaryPush, PrimaryRequest } from '../fixtures/cluster-primary.ts';
+import type { PrimaryPush } from '../fixtures/cluster-primary.ts';
 import type { CacheRequest, CacheStatsReply, WorkerLine, WorkerPush, WorkerRequest } from '../fixtures/cluster-worker.ts';
 
 const CHANNEL = 'coherent-cache:config';
@@ -66,12 +66,12 @@ describe('cluster transport in one process', () => {
 
 describe('cluster transport (real node:cluster primary and workers)', function () {
   this.timeout(20_000);
-  let primary: ChildWorker<PrimaryRequest, unknown, PrimaryPush> | undefined;
+  let primary: ClusterPrimary | undefined;
   let workerPids: number[] = [];
   let ids: string[] = [];
   let primaryId = '';
 
-  const drive = (): ChildWorker<PrimaryRequest, unknown, PrimaryPush> => {
+  const drive = (): ClusterPrimary => {
     if (primary === undefined) throw new Error('the primary did not start');
     return primary;
   };
@@ -94,21 +94,14 @@ describe('cluster transport (real node:cluster primary and workers)', function (
   const pushesSince = (from: number): PrimaryPush[] => drive().pushes.slice(from);
 
   before(async () => {
-    primary = await spawnChild<PrimaryRequest, unknown, PrimaryPush>(new URL('../fixtures/cluster-primary.ts', import.meta.url));
-    workerPids = (await primary.request({ op: 'start', workers: 3 }, { timeoutMs: 15_000 })) as number[];
+    ({ primary, workerPids } = await startClusterPrimary(3));
     ids = (await Promise.all([0, 1, 2].map((index) => toWorker(index, { op: 'ready' })))) as string[];
     primaryId = (await toPrimaryCache({ op: 'ready' })) as string;
   });
 
   after(async () => {
-    if (primary === undefined) return;
-    try {
-      await primary.request({ op: 'shutdown' });
-    } finally {
-      primary.kill();
-      await primary.exited;
-    }
-    expect([primary.pid, ...workerPids].filter(alive), 'processes still running').to.deep.equal([]);
+    await stopClusterPrimary(primary);
+    if (primary !== undefined) expect([primary.pid, ...workerPids].filter(alive), 'processes still running').to.deep.equal([]);
   });
 
   it('an invalidation in one worker drops the key in the others and the primary, relayed once to every worker, the sender included', async () => {
