@@ -6,9 +6,10 @@
  */
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { createCache, InvalidationTimeoutError, LEGACY_CHANNEL, MemoryBus, type Cache, type CacheEvent, type CacheOptions, type MemoryTransport } from '../../src/index.ts';
+import { CacheKeyError, createCache, InvalidationTimeoutError, LEGACY_CHANNEL, MemoryBus, type Cache, type CacheEvent, type CacheOptions, type MemoryTransport } from '../../src/index.ts';
 import { encodeMessage } from '../../src/protocol/writer.ts';
 import { MAX_AWAITED_ECHO_LENGTH, MAX_AWAITED_ECHOES } from '../../src/coherence/echoes.ts';
+import { rejectionOf } from '../support/rejection.ts';
 
 /** Lets queued microtasks (coalescing, in-memory delivery) run. */
 async function settle(): Promise<void> {
@@ -82,6 +83,23 @@ describe('coherence over the in-memory transport', () => {
     } finally {
       clock.restore();
     }
+  });
+
+  it('refuses a key no message could carry (CacheKeyError, nothing dropped or sent), and that bad key blocks no other', async () => {
+    const transport = bus.transport();
+    const publish = sinon.spy(transport, 'publish');
+    const a = await instance({ messageLimits: { maxKeyLength: 8 } }, transport);
+    const b = await instance({ messageLimits: { maxKeyLength: 8 } });
+    a.set('too-long-key', 'v');
+    b.set('good', 'v');
+    const refused = await rejectionOf(a.invalidate('too-long-key'));
+    expect(refused).to.be.instanceOf(CacheKeyError);
+    expect(refused.message).to.include('maxKeyLength is 8');
+    expect(a.has('too-long-key'), 'nothing happened').to.equal(true);
+    await a.invalidate('good');
+    await settle();
+    expect(b.has('good')).to.equal(false);
+    expect(invalidationCalls(publish).map((call) => JSON.parse(call.args[1][0] as string) as { keys: string[] }).map((m) => m.keys)).to.deep.equal([['good']]);
   });
 
   it('invalidateAll clears the peers', async () => {
