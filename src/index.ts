@@ -1,19 +1,24 @@
 /** The public surface of coherent-cache (the package's main entry point). */
 import { Cache, type CacheDefaults } from './cache/cache.ts';
-import type { CacheOptions } from './cache/options.ts';
+import type { CacheOptions as CacheOwnOptions } from './cache/options.ts';
+import { withDiagnostics, type DiagnosticsOption } from './telemetry/diagnostics.ts';
 import { instrumentCache } from './telemetry/otel-metrics.ts';
 import { otelTracing } from './telemetry/otel-tracing.ts';
 
-/** What every cache gets unless its options say otherwise: spans and metrics on the global OpenTelemetry providers (no-ops without an SDK). */
-const DEFAULTS: CacheDefaults = { tracing: otelTracing(), instrument: instrumentCache };
+/** What every cache gets unless its options say otherwise: spans and metrics on the global OpenTelemetry providers (no-ops without an SDK), and the diagnostics channels. */
+const SPANS = otelTracing();
+const DEFAULTS: CacheDefaults = { tracing: SPANS, instrument: instrumentCache };
+
+/** The options of `createCache`: the cache's own, and `diagnostics`. */
+export interface CacheOptions extends CacheOwnOptions, DiagnosticsOption {}
 
 /** Creates a cache. Throws CacheOptionError, naming the option, when an option is invalid. */
 export function createCache<V>(options: CacheOptions): Cache<V> {
-  return new Cache<V>(options, DEFAULTS);
+  return new Cache<V>(withDiagnostics(options, SPANS), DEFAULTS);
 }
 
 export type { Cache, CacheStats, EntryOptions } from './cache/cache.ts';
-export type { CacheOptions, MetricsOptions } from './cache/options.ts';
+export type { MetricsOptions } from './cache/options.ts';
 export { CacheClosedError, CacheKeyError, CacheOptionError, InvalidationTimeoutError, LoadTimeoutError, TransportClosedError, UndeliveredInvalidationsError } from './cache/errors.ts';
 export type { Loader, LoadContext, SyncLoader } from './cache/load-runner.ts';
 export type { CacheTracing, TracedCache, TraceHooks } from './cache/tracing.ts';
@@ -38,5 +43,7 @@ export { dropClosedCaches, instrumentCache, METER_NAME } from './telemetry/otel-
 export type { CollectingReader } from './telemetry/otel-metrics.ts';
 export { otelTracing, traceReads, TRACER_NAME } from './telemetry/otel-tracing.ts';
 export type { OtelTracingOptions } from './telemetry/otel-tracing.ts';
+export { DIAGNOSTICS_CHANNELS } from './telemetry/diagnostics.ts';
+export type { DiagnosticsOptions, LoadDiagnostics, PublishDiagnostics } from './telemetry/diagnostics.ts';
 export { METRICS, COUNTERS, GAUGES, HISTOGRAMS } from './telemetry/catalogue.ts';
 export type { Metric, CounterMetric, GaugeMetric, HistogramMetric, Labels, Point } from './telemetry/catalogue.ts';

@@ -86,10 +86,26 @@ export class CacheOptionError extends TypeError {
 
 /**
  * An error's class name for events, spans and logs, never its message (which
- * may quote a value). A `name` that does not look like a class name is
- * reported as `Error`: a custom name is caller-controlled text too.
+ * may quote a value). A subclass that does not set `name` inherits its base's
+ * (`class QuotaError extends Error {}` says `Error`): its constructor's name is
+ * used instead. A name that does not look like a class name (an anonymous
+ * class, or a custom name, which is caller-controlled text too) is reported as
+ * `Error`.
  */
 export function errorType(error: unknown): string {
   if (!(error instanceof Error)) return typeof error;
-  return /^[A-Za-z_$][\w$]{0,63}$/.test(error.name) ? error.name : 'Error';
+  const name = inheritsBuiltInName(error) ? (error.constructor as { name: unknown }).name : error.name;
+  return typeof name === 'string' && /^[A-Za-z_$][\w$]{0,63}$/.test(name) ? name : 'Error';
+}
+
+/** The built-in error classes whose `name` a subclass inherits unless it sets its own. */
+const BUILT_IN_ERRORS: readonly (abstract new (...args: never[]) => Error)[] = [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError, AggregateError];
+
+/** `error` is an instance of a subclass, and its `name` is a built-in prototype's (neither the instance nor a class between set one). */
+function inheritsBuiltInName(error: Error): boolean {
+  const constructor: unknown = error.constructor;
+  if (typeof constructor !== 'function' || BUILT_IN_ERRORS.includes(constructor as (typeof BUILT_IN_ERRORS)[number])) return false;
+  let holder: object | null = error;
+  while (holder !== null && !Object.hasOwn(holder, 'name')) holder = Object.getPrototypeOf(holder) as object | null;
+  return BUILT_IN_ERRORS.some((builtIn) => builtIn.prototype === holder);
 }

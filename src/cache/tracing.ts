@@ -14,6 +14,8 @@ import type { Listener, Unsubscribe } from '../projections/listeners.ts';
 /** What a tracing projection sees of a cache: its name and its events. */
 export interface TracedCache {
   readonly name: string;
+  /** What carries its messages (`Transport.kind`: `redis`, `cluster-ipc`, `memory`); undefined without a transport. */
+  readonly transportKind?: string | undefined;
   on<T extends CacheEventType>(type: T, listener: Listener<CacheEventOf<T>>): Unsubscribe;
 }
 

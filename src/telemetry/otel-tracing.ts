@@ -8,8 +8,17 @@
  * the write on A and the drops on B, C.
  * Hits and misses become events on the caller's active span only on request.
  * Never a value: errors are recorded by class name, not message.
+ *
+ * The PRODUCER and CONSUMER spans follow the OpenTelemetry messaging semantic
+ * conventions as of semconv v1.44 (status: development): span name
+ * `{messaging.operation.name} {destination}`, and `messaging.system`,
+ * `messaging.operation.name`, `messaging.operation.type` and
+ * `messaging.destination.name` given when the span starts, so samplers see
+ * them. `OTEL_SEMCONV_STABILITY_OPT_IN` is not read: its transition rules are
+ * for instrumentations that emitted v1.24 or earlier, which these spans never
+ * did, and there is no stable messaging convention yet to opt in to.
  */
-import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { Cache } from '../cache/cache.ts';
 import type { Unsubscribe } from '../projections/listeners.ts';
 import type { CacheTracing, TracedCache, TraceHooks } from '../cache/tracing.ts';
@@ -62,9 +71,45 @@ export function otelTracing(options: OtelTracingOptions = {}): CacheTracing {
   return { attach: (cache) => attachSpans(cache, tracerNow, keyOf) };
 }
 
+/**
+ * `messaging.system` by `Transport.kind`. None of them is a well-known value
+ * of the conventions (which then allow a custom one): `redis` as the database
+ * conventions name it, `node_cluster_ipc` for node:cluster's IPC channel
+ * through the primary, `memory` for the in-process MemoryBus; another kind is
+ * used as it is.
+ */
+const MESSAGING_SYSTEMS: Readonly<Record<string, string>> = { redis: 'redis', 'cluster-ipc': 'node_cluster_ipc', memory: 'memory' };
+
+function messagingSystem(transportKind: string | undefined): string | undefined {
+  return transportKind === undefined ? undefined : (MESSAGING_SYSTEMS[transportKind] ?? transportKind);
+}
+
+/** The attributes a messaging span starts with (constant per cache and channel). */
+function messagingAttributes(system: string | undefined, operation: 'publish' | 'process', channel: string, cacheName: string): Attributes {
+  return {
+    ...(system === undefined ? {} : { 'messaging.system': system }),
+    'messaging.operation.name': operation,
+    'messaging.operation.type': operation === 'publish' ? 'send' : 'process',
+    'messaging.destination.name': channel,
+    'coherent_cache.name': cacheName,
+  };
+}
+
 /** Spans projected from one cache's events. */
 function attachSpans(cache: TracedCache, tracerNow: () => Tracer | undefined, keyOf: ((key: string) => string | undefined) | undefined): TraceHooks {
   const cacheName = cache.name;
+  const system = messagingSystem(cache.transportKind);
+  /** Start attributes of the messaging spans, by operation, then channel (a cache has one, two with a legacy channel). */
+  const startAttributes = { publish: new Map<string, Attributes>(), process: new Map<string, Attributes>() };
+  const attributesOf = (operation: 'publish' | 'process', channel: string): Attributes => {
+    const byChannel = startAttributes[operation];
+    let attributes = byChannel.get(channel);
+    if (attributes === undefined) {
+      attributes = messagingAttributes(system, operation, channel, cacheName);
+      byChannel.set(channel, attributes);
+    }
+    return attributes;
+  };
   /** Load spans by load id, with the context their loader runs in. */
   const loads = new Map<number, { span: Span; context: Context }>();
   /** Publish spans by the traceparent their message carries. */
@@ -82,13 +127,15 @@ function attachSpans(cache: TracedCache, tracerNow: () => Tracer | undefined, ke
     span.end();
   };
 
-  const endPublish = (traceparent: string | undefined, keys: number, clear: boolean, errorName: string | undefined): void => {
+  const endPublish = (traceparent: string | undefined, keys: number, clear: boolean, messages: number, errorName: string | undefined): void => {
     if (traceparent === undefined) return;
     const span = publishes.get(traceparent);
     if (span === undefined) return;
     publishes.delete(traceparent);
     if (span.isRecording()) {
       span.setAttributes({ 'coherent_cache.invalidation.keys': keys, 'coherent_cache.invalidation.clear': clear });
+      // The conventions count a batch's messages, and only a batch's: not on a send of one.
+      if (messages > 1) span.setAttribute('messaging.batch.message_count', messages);
       if (errorName !== undefined) failed(span, errorName);
     }
     span.end();
@@ -109,8 +156,8 @@ function attachSpans(cache: TracedCache, tracerNow: () => Tracer | undefined, ke
     // A load that timed out ended its span then; its late end is not a second outcome.
     cache.on('loaded', (event) => endLoad(event.loadId, event.outcome, event.waiters, event.errorName)),
     cache.on('load.timedout', (event) => endLoad(event.loadId, 'timeout', event.waiters, 'LoadTimeoutError')),
-    cache.on('published', (event) => endPublish(event.traceparent, event.keys.length, event.clear, undefined)),
-    cache.on('publish.failed', (event) => endPublish(event.traceparent, event.keys.length, event.clear, event.errorName)),
+    cache.on('published', (event) => endPublish(event.traceparent, event.keys.length, event.clear, event.messages, undefined)),
+    cache.on('publish.failed', (event) => endPublish(event.traceparent, event.keys.length, event.clear, 0, event.errorName)),
     cache.on('message.received', (event) => {
       const tracer = tracerNow();
       if (tracer === undefined) return;
@@ -119,14 +166,16 @@ function attachSpans(cache: TracedCache, tracerNow: () => Tracer | undefined, ke
       const parent = publisher === undefined ? context.active() : trace.setSpanContext(ROOT_CONTEXT, publisher);
       const span = tracer.startSpan(
         `process ${event.channel}`,
-        { kind: SpanKind.CONSUMER, startTime: event.at, ...(publisher === undefined ? {} : { links: [{ context: publisher }] }) },
+        {
+          kind: SpanKind.CONSUMER,
+          startTime: event.at,
+          attributes: attributesOf('process', event.channel),
+          ...(publisher === undefined ? {} : { links: [{ context: publisher }] }),
+        },
         parent,
       );
       if (span.isRecording()) {
         span.setAttributes({
-          'messaging.operation.type': 'process',
-          'messaging.destination.name': event.channel,
-          'coherent_cache.name': cacheName,
           'coherent_cache.origin': remote.instance,
           'coherent_cache.invalidation.keys': event.keys,
           'coherent_cache.invalidation.clear': event.op === 'clear',
@@ -144,10 +193,7 @@ function attachSpans(cache: TracedCache, tracerNow: () => Tracer | undefined, ke
     openPublish: (channel) => {
       const tracer = tracerNow();
       if (tracer === undefined) return undefined;
-      const span = tracer.startSpan(`publish ${channel}`, { kind: SpanKind.PRODUCER });
-      if (span.isRecording()) {
-        span.setAttributes({ 'messaging.operation.type': 'send', 'messaging.destination.name': channel, 'coherent_cache.name': cacheName });
-      }
+      const span = tracer.startSpan(`publish ${channel}`, { kind: SpanKind.PRODUCER, attributes: attributesOf('publish', channel) });
       const traceparent = traceparentOf(span.spanContext());
       if (traceparent === undefined) span.end();
       else publishes.set(traceparent, span);
