@@ -1,15 +1,16 @@
 /**
- * The chaos of `--chaos worker|redis`: half-way through the load, either a
- * worker is SIGKILLed (and a replacement forked onto its port), or Redis is
- * told to drop every pub/sub connection. The run must pass through it: that
- * is what the demo shows. What happened, and when, goes into the summary.
+ * The chaos of `--chaos <fault> [--faults n]`: the fault is injected n times,
+ * one after the other (faults.ts does each), the first half-way through the
+ * load when there is one, else after a second of warm-up, and the next a
+ * recovery gap after the previous one was undone. The run must pass through
+ * them: that is what the demo shows. What happened, and when, goes into the
+ * summary; a fault that could not be injected is a failure of the run.
  */
-import { Redis } from 'ioredis';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { DemoOptions } from './args.ts';
 import { errorMessage } from './error-message.ts';
-import type { LoadGenerator } from './loadgen.ts';
+import { holdMs, injectFault, type FaultContext } from './faults.ts';
 import type { HumanOutput } from './output.ts';
-import type { Supervisor } from './supervisor.ts';
 
 export interface ChaosEvent {
   /** Seconds since the load started. */
@@ -17,78 +18,67 @@ export interface ChaosEvent {
   readonly what: string;
 }
 
-export interface ChaosSettings {
-  readonly options: Pick<DemoOptions, 'chaos' | 'duration' | 'port' | 'redisUrl'>;
-  readonly supervisor: Supervisor;
-  readonly loadgen: LoadGenerator;
+export interface ChaosSettings extends Omit<FaultContext, 'note' | 'stopping' | 'options'> {
+  readonly options: Pick<DemoOptions, 'chaos' | 'faults' | 'duration' | 'port' | 'degradedTtl'>;
   readonly out: HumanOutput;
   /** Seconds since the load started. */
   readonly elapsedS: () => number;
-  /** The run's failure list: a chaos action that throws is recorded there. */
+  /** The run's failure list: a fault that could not be injected is recorded there. */
   readonly failures: string[];
 }
 
+/** Warm-up before the first of several faults. */
+const LEAD_MS = 1_000;
+
 export class Chaos {
   readonly events: ChaosEvent[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  /** Faults injected and undone. */
+  injected = 0;
+  /** performance.now() when the last fault was undone. */
+  lastUndoneAt = 0;
   private done: Promise<void> = Promise.resolve();
-  private stopping = false;
+  private readonly stopped = new AbortController();
 
   constructor(private readonly settings: ChaosSettings) {}
 
-  /** Schedules the action (if any) for half-way through the load. */
+  /** Starts injecting (if there is a fault to inject). */
   schedule(): void {
-    const { chaos, duration } = this.settings.options;
+    const { chaos, faults, duration } = this.settings.options;
     if (chaos === 'none') return;
-    this.timer = setTimeout(() => {
-      this.done = (chaos === 'worker' ? this.killOneWorker() : this.killPubSub()).catch((error: unknown) => {
-        this.settings.failures.push(`chaos ${chaos} failed: ${errorMessage(error)}`);
-      });
-    }, (duration * 1000) / 2);
+    const lead = faults === 1 ? (duration * 1000) / 2 : LEAD_MS;
+    this.done = this.inject(chaos, lead).catch((error: unknown) => {
+      if (!this.stopped.signal.aborted) this.settings.failures.push(`chaos ${chaos} failed after ${this.injected} fault(s): ${errorMessage(error)}`);
+    });
   }
 
-  /** Cancels an action not yet started; one under way will not add a replacement to the load. */
+  /** No further fault is started; one under way is finished (without adding a replacement worker to the load). */
   stop(): void {
-    this.stopping = true;
-    clearTimeout(this.timer);
+    this.stopped.abort();
   }
 
-  /** Settles once an action under way has finished. */
+  /** Settles once the last fault was undone (or the chaos stopped). */
   settled(): Promise<void> {
     return this.done;
   }
 
-  private async killOneWorker(): Promise<void> {
-    const { supervisor, loadgen, out, elapsedS, options } = this.settings;
-    const victim = supervisor.all().find((slot) => slot.state === 'serving');
-    if (victim === undefined) return;
-    // Stop routing to it first; requests already in flight to it fail (and count as errors).
-    loadgen.removeTarget(victim.id);
-    victim.state = 'killed';
-    victim.worker.process.kill('SIGKILL');
-    this.events.push({ atS: elapsedS(), what: `killed worker ${victim.id} (pid ${victim.pid}) with SIGKILL` });
-    out.announce(`chaos: killed worker ${victim.id} (pid ${victim.pid}); forking a replacement`);
-    await victim.exited;
-    const replacement = supervisor.fork(true, options.port === 0 ? 0 : (victim.port ?? 0));
-    if (!(await replacement.ready)) return;
-    if (this.stopping) return;
-    loadgen.addTarget({ worker: replacement.id, port: replacement.port as number });
-    this.events.push({ atS: elapsedS(), what: `replacement worker ${replacement.id} (pid ${replacement.pid}) serving on :${replacement.port ?? '?'}` });
-    out.announce(`chaos: replacement worker ${replacement.id} serving on :${replacement.port ?? '?'}`);
-  }
-
-  private async killPubSub(): Promise<void> {
+  private async inject(chaos: Exclude<DemoOptions['chaos'], 'none'>, lead: number): Promise<void> {
     const { options, out, elapsedS } = this.settings;
-    const admin = new Redis(options.redisUrl as string, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
-    admin.on('error', () => undefined);
-    try {
-      await admin.connect();
-      const killed = await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-      const what = `CLIENT KILL TYPE pubsub closed ${String(killed)} subscriber connection(s)`;
-      this.events.push({ atS: elapsedS(), what });
-      out.announce(`chaos: ${what}`);
-    } finally {
-      await admin.quit().catch(() => admin.disconnect());
+    const signal = this.stopped.signal;
+    const context: FaultContext = {
+      ...this.settings,
+      note: (what) => {
+        this.events.push({ atS: elapsedS(), what });
+        out.announce(`chaos: ${what}`);
+      },
+      stopping: () => signal.aborted,
+    };
+    await delay(lead, undefined, { signal });
+    for (let n = 1; n <= options.faults; n++) {
+      await injectFault(chaos, n, context);
+      this.injected++;
+      this.lastUndoneAt = performance.now();
+      // Time to recover (reconnect, resync) and for the reads after it to be judged.
+      if (n < options.faults) await delay(1_000 + holdMs(options.degradedTtl) / 3, undefined, { signal });
     }
   }
 }

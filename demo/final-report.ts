@@ -4,6 +4,7 @@
  * failure and PASS or FAIL. It renders a DemoSummary and decides nothing.
  */
 import { hitRatio, int, ms, pct, sum, table } from './format.ts';
+import type { StaleRead } from './checker.ts';
 import type { DemoSummary } from './summary.ts';
 
 export function printSummary(summary: DemoSummary, say: (line: string) => void): void {
@@ -17,7 +18,7 @@ export function printSummary(summary: DemoSummary, say: (line: string) => void):
     pct(hitRatio(row.counts)),
     int(row.counts.joined),
     int(row.counts.readErrors + row.counts.writeErrors),
-    int(row.counts.writes),
+    int(row.counts.writes + row.counts.writesUnacked),
     int(row.loads),
     int(row.invalidations.local),
     int(row.invalidations.remote),
@@ -35,7 +36,7 @@ export function printSummary(summary: DemoSummary, say: (line: string) => void):
     pct(summary.hitRatio),
     int(summary.reads.joined),
     int(summary.reads.errors + summary.writes.failed),
-    int(summary.writes.acked),
+    int(summary.writes.acked + summary.writes.unacked),
     int(sum(summary.perWorker, (row) => row.loads)),
     int(summary.invalidations.local),
     int(summary.invalidations.remote),
@@ -49,10 +50,19 @@ export function printSummary(summary: DemoSummary, say: (line: string) => void):
   say('');
   const c = summary.checker;
   say(
-    `store: ${int(summary.store.reads)} reads, ${int(summary.store.writes)} writes   ` +
-      `reads shed by the generator: ${int(summary.reads.shed)}   link degradations: ${int(summary.degradations)}`,
+    `store: ${int(summary.store.reads)} reads, ${int(summary.store.writes)} writes   link degradations: ${int(summary.degradations)}   ` +
+      `writes: ${int(summary.writes.acked)} acknowledged, ${int(summary.writes.unacked)} not (invalidate() rejected), ${int(summary.writes.failed)} failed`,
   );
+  say(
+    `reads: ${int(summary.reads.due)} due, ${int(summary.reads.errors)} failed, ${int(summary.reads.shed)} shed by the generator, ` +
+      `${int(summary.reads.lost)} lost with a worker chaos killed ` +
+      `(budget ${summary.errorBudgetPct} % each)`,
+  );
+  for (const e of summary.errorReasons.slice(0, 5)) say(`  ${int(e.count)} × ${e.reason}`);
+  const m = summary.machine;
+  say(`machine: load average up to ${m.maxLoadAverage.toFixed(1)} on ${m.cores} cores; the load generator's 5 ms timer ran up to ${ms(m.maxTimerLateMs)} late`);
   for (const event of summary.chaosEvents) say(`chaos at ${event.atS.toFixed(1)} s: ${event.what}`);
+  if (summary.faultsPlanned > 0) say(`chaos: ${summary.faultsInjected} of ${summary.faultsPlanned} ${summary.chaos} fault(s) injected and undone`);
   const hitsAgree = summary.metrics.hits.every((h) => h.metric === h.observed);
   if (summary.metrics.scrapedWorkers.length === 0) say('/metrics: not scraped (no worker was serving at the end)');
   else
@@ -62,10 +72,18 @@ export function printSummary(summary: DemoSummary, say: (line: string) => void):
         `(${summary.metrics.hits.map((h) => `w${h.worker} ${int(h.metric)}/${int(h.observed)}`).join(', ')})`,
     );
   say(
-    `checker: ${int(c.writesAcked)} acknowledged writes, ${int(c.readsChecked)} reads started after one of them, ` +
+    `checker: ${int(c.writesAcked)} acknowledged writes, ${int(c.readsChecked)} reads started after one's ack, ` +
       `${int(c.staleReads)} served an older version, worst staleness ${ms(c.worstStalenessMs)} (bound ${c.boundMs} ms)` +
-      (c.worst === undefined ? '' : ` — ${c.worst.key} on worker ${c.worst.worker}: served v${c.worst.served}, v${c.worst.expected} acknowledged ${ms(c.worst.stalenessMs)} before the read`),
+      (c.worst === undefined ? '' : ` — ${describeStale(c.worst)}`),
   );
   for (const failure of summary.failures) say(`FAIL: ${failure}`);
   say(summary.ok ? `PASS${summary.interrupted ? ' (interrupted)' : ''}` : 'FAIL');
+}
+
+/** The worst stale read, with what says why: how the cache answered it, and when it started and answered after the ack. */
+export function describeStale(w: StaleRead): string {
+  return (
+    `${w.key} on worker ${w.worker} served v${w.served} ${ms(w.stalenessMs)} after v${w.expected} was acknowledged ` +
+    `(a ${w.how}: started ${ms(w.startedAfterAckMs)} after the ack, answered in ${ms(w.answerMs)})`
+  );
 }

@@ -36,9 +36,9 @@ export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
   return isTagged(value);
 }
 
-/** Sends to a worker unless it is gone (killed by chaos, or exited): then the message is dropped. */
-export function sendToWorker(worker: Worker, message: PrimaryMessage): void {
-  if (worker.isConnected()) worker.send(message, undefined, () => undefined);
+/** Sends to a worker unless it is gone (killed by chaos, or exited): then the message is dropped. `sent`: once it is written. */
+export function sendToWorker(worker: Worker, message: PrimaryMessage, sent: () => void = () => undefined): void {
+  if (worker.isConnected()) worker.send(message, undefined, () => sent());
 }
 
 function isTagged(value: unknown): boolean {

@@ -7,15 +7,20 @@
  * through Redis pub/sub.
  *
  *   node --import tsx demo/main.ts [--duration 20] [--workers 3] [--rate 2000] [--keys 50]
- *                                  [--writes 10] [--chaos none|worker|redis] [--bound ms] [--json]
+ *                                  [--writes 10] [--chaos <fault>] [--faults n] [--degraded-ttl ms]
+ *                                  [--bound ms] [--error-budget %] [--json]
  *
- * Exit code: 0 when the checker saw no read staler than the bound and every
- * worker behaved; 1 otherwise; 2 on a usage error. Ctrl-C stops the run early
- * (a second Ctrl-C kills the workers at once).
+ * Exit code: 0 when the checker saw no read staler than the bound, read errors
+ * and shed reads stayed within the error budget, every fault was injected and
+ * every worker behaved; 1 otherwise, with the reason (a frozen worker before
+ * the errors it caused); 2 on a usage error. Ctrl-C stops the run early (a
+ * second Ctrl-C kills the workers at once).
  *
  * This file is only the command line: options in, exit code out. The run itself
- * is run.ts; the pieces it wires are supervisor.ts (the workers), chaos.ts,
- * progress.ts, summary.ts and final-report.ts.
+ * is run.ts; the pieces it wires are supervisor.ts (the workers), load-thread.ts
+ * (the load generator and checker, in a thread of their own), chaos.ts and
+ * faults.ts, progress.ts, summary.ts, verdict.ts and final-report.ts.
+ * `npm run chaos` (chaos-matrix.ts) runs it once per fault type.
  */
 import cluster from 'node:cluster';
 import { parseOptions, USAGE, UsageError, type DemoOptions } from './args.ts';

@@ -4,9 +4,10 @@
  * far, live workers. Each update first polls every worker's /stats, which also
  * keeps their last stats fresh for the final summary.
  */
-import type { CheckerVerdict, CoherenceChecker } from './checker.ts';
+import type { CheckerVerdict } from './checker.ts';
 import { hitRatio, int, lagSummary, ms, pct, sum } from './format.ts';
-import type { LoadGenerator, TargetCounts } from './loadgen.ts';
+import type { LoadThread } from './load-thread.ts';
+import type { TargetCounts } from './loadgen.ts';
 import type { HumanOutput } from './output.ts';
 import { invalidationCounts, lagSamples } from './summary.ts';
 import type { Slot, Supervisor } from './supervisor.ts';
@@ -14,8 +15,7 @@ import type { Slot, Supervisor } from './supervisor.ts';
 export interface ProgressSettings {
   readonly out: HumanOutput;
   readonly supervisor: Supervisor;
-  readonly loadgen: LoadGenerator;
-  readonly checker: CoherenceChecker;
+  readonly loadgen: LoadThread;
 }
 
 export class ProgressPrinter {
@@ -26,7 +26,7 @@ export class ProgressPrinter {
 
   /** `loadStartedAt`: performance.now() when the load started. */
   start(loadStartedAt: number): void {
-    const { out, supervisor, loadgen, checker } = this.settings;
+    const { out, supervisor, loadgen } = this.settings;
     let lastReads = 0;
     let polling = false;
     this.timer = setInterval(() => {
@@ -36,7 +36,7 @@ export class ProgressPrinter {
         polling = false;
         if (this.stopped) return;
         const totals = loadgen.totals();
-        const line = progressLine((performance.now() - loadStartedAt) / 1000, totals, totals.reads - lastReads, supervisor.all(), checker.verdict(), loadgen.shed);
+        const line = progressLine((performance.now() - loadStartedAt) / 1000, totals, totals.reads - lastReads, supervisor.all(), loadgen.verdict(), loadgen.shed);
         lastReads = totals.reads;
         out.progress(line);
       });
@@ -58,7 +58,7 @@ function progressLine(t: number, totals: TargetCounts, readsThisSecond: number, 
     `${t.toFixed(0).padStart(3)}s`,
     `reads ${int(totals.reads)} (${int(readsThisSecond)}/s)`,
     `hit ${pct(hitRatio(totals))}`,
-    `writes ${int(totals.writes)}`,
+    `writes ${int(totals.writes)}${totals.writesUnacked > 0 ? ` (+${int(totals.writesUnacked)} unacked)` : ''}`,
     `inval local ${int(sum(invalidations, (i) => i.local))} remote ${int(sum(invalidations, (i) => i.remote))}`,
     `lag p99 ${ms(lagSummary(lagSamples(slots)).p99)}`,
     `stale ${int(verdict.staleReads)} worst ${ms(verdict.worstStalenessMs)}`,

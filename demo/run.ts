@@ -4,38 +4,63 @@
  * (with progress and chaos alongside) or until Ctrl-C, then shuts everything
  * down in order and prints the summary. Resolves to the exit code.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { installClusterRelay } from '../src/index.ts';
-import { DEGRADED_TTL_MS, type DemoOptions } from './args.ts';
+import type { DemoOptions } from './args.ts';
 import { Chaos } from './chaos.ts';
-import { CoherenceChecker } from './checker.ts';
+import { errorMessage } from './error-message.ts';
 import { printSummary } from './final-report.ts';
 import { int } from './format.ts';
-import { LoadGenerator } from './loadgen.ts';
+import { LoadThread } from './load-thread.ts';
+import { MAX_READS_IN_FLIGHT } from './loadgen.ts';
 import { HumanOutput } from './output.ts';
 import { ProgressPrinter } from './progress.ts';
+import { DemoRedis } from './redis-server.ts';
 import { scrapeMetrics } from './scrape.ts';
 import { ConfigStore } from './store.ts';
 import { summarize } from './summary.ts';
 import { Supervisor } from './supervisor.ts';
 
-export async function run(options: DemoOptions): Promise<number> {
-  const out = new HumanOutput(options.json ? process.stderr : process.stdout);
+/** How long the load goes on after the last fault was undone, at least. */
+const AFTER_LAST_FAULT_MS = 1_000;
+
+export async function run(given: DemoOptions): Promise<number> {
+  const out = new HumanOutput(given.json ? process.stderr : process.stdout);
+  let redis: DemoRedis | undefined;
+  if (given.ownRedis) {
+    try {
+      redis = await DemoRedis.start();
+    } catch (error) {
+      out.say(`FAIL: could not start a redis-server for --chaos ${given.chaos}: ${errorMessage(error)}`);
+      return 1;
+    }
+  }
+  try {
+    return await runWith({ ...given, redisUrl: given.redisUrl ?? redis?.url }, out, redis);
+  } finally {
+    await redis?.stop();
+  }
+}
+
+async function runWith(options: DemoOptions, out: HumanOutput, redis: DemoRedis | undefined): Promise<number> {
   // Seconds since the load started (since the start, before it did).
   let loadStartedAt = performance.now();
   const elapsedS = (): number => Math.round(performance.now() - loadStartedAt) / 1000;
 
   const ids = Array.from({ length: options.keys }, (_, i) => `svc-${String(i).padStart(3, '0')}`);
   const store = new ConfigStore(ids);
-  const checker = new CoherenceChecker(options.bound);
-  const loadgen = new LoadGenerator({ ids, rate: options.rate, writes: options.writes, maxInFlight: 256 }, checker);
-  const mode = options.redisUrl === undefined ? 'cluster-ipc' : 'redis';
   const failures: string[] = [];
+  const loadgen = new LoadThread({ ids, rate: options.rate, writes: options.writes, maxInFlight: MAX_READS_IN_FLIGHT, boundMs: options.bound }, (error) =>
+    failures.push(`the load generator failed: ${errorMessage(error)}`),
+  );
+  const mode = options.redisUrl === undefined ? 'cluster-ipc' : 'redis';
 
   // The cluster transport's relay lives in the primary: it forwards each worker's messages to the others.
   const uninstallRelay = mode === 'cluster-ipc' ? installClusterRelay() : undefined;
   const supervisor = new Supervisor({ options, store, loadgen, failures });
-  const progress = new ProgressPrinter({ out, supervisor, loadgen, checker });
-  const chaos = new Chaos({ options, supervisor, loadgen, out, elapsedS, failures });
+  const progress = new ProgressPrinter({ out, supervisor, loadgen });
+  const target = redis ?? (options.redisUrl === undefined ? undefined : { url: options.redisUrl });
+  const chaos = new Chaos({ options, supervisor, loadgen, store, redis: target, out, elapsedS, failures });
 
   // Ctrl-C: the first stops the run (the summary is still printed), the second kills everything now.
   const end = Promise.withResolvers<'duration' | 'interrupted'>();
@@ -63,7 +88,7 @@ export async function run(options: DemoOptions): Promise<number> {
     out.say(
       `coherent-cache demo: ${options.workers} workers, ${mode === 'redis' ? `Redis pub/sub (${options.redisUrl ?? ''})` : 'node:cluster IPC'}, ` +
         `${int(options.rate)} reads/s + ${options.writes} writes/s over ${options.keys} keys for ${options.duration} s, ` +
-        `chaos ${options.chaos}, staleness bound ${options.bound} ms (degradedTtl ${DEGRADED_TTL_MS} ms)`,
+        `chaos ${options.chaos}${options.chaos === 'none' ? '' : ` ×${options.faults}`}, staleness bound ${options.bound} ms (degradedTtl ${options.degradedTtl} ms)`,
     );
     const first = await supervisor.start(end.promise);
     const starts = first !== 'interrupted' && failures.length === 0;
@@ -72,7 +97,13 @@ export async function run(options: DemoOptions): Promise<number> {
       for (const slot of first) loadgen.addTarget({ worker: slot.id, port: slot.port as number });
       loadgen.start();
       loadStartedAt = performance.now();
-      durationTimer = setTimeout(() => end.resolve('duration'), options.duration * 1000);
+      // The load runs for --duration, and on until the last fault was undone a while ago.
+      durationTimer = setTimeout(() => {
+        void chaos.settled().then(async () => {
+          if (chaos.injected > 0) await delay(Math.max(0, chaos.lastUndoneAt + AFTER_LAST_FAULT_MS - performance.now()));
+          end.resolve('duration');
+        });
+      }, options.duration * 1000);
       progress.start(loadStartedAt);
       chaos.schedule();
     }
@@ -99,8 +130,8 @@ export async function run(options: DemoOptions): Promise<number> {
       slots: supervisor.all(),
       loadgen,
       store,
-      checker,
       chaosEvents: chaos.events,
+      faultsInjected: chaos.injected,
       failures,
       interrupted: how === 'interrupted',
       loadS,

@@ -7,7 +7,7 @@
  */
 import { metricNames, sampleSum } from '../test/support/exposition-text.ts';
 import { httpRequest } from './http-client.ts';
-import type { LoadGenerator } from './loadgen.ts';
+import type { LoadThread } from './load-thread.ts';
 import type { Slot } from './supervisor.ts';
 
 export interface ScrapedMetrics {
@@ -19,7 +19,7 @@ export interface ScrapedMetrics {
 }
 
 /** Scrapes each of `serving` in turn; a worker that does not answer is left out of `scrapedWorkers`. */
-export async function scrapeMetrics(serving: readonly Slot[], loadgen: LoadGenerator): Promise<ScrapedMetrics> {
+export async function scrapeMetrics(serving: readonly Slot[], loadgen: LoadThread): Promise<ScrapedMetrics> {
   const scraped: { worker: number; text: string }[] = [];
   for (const slot of serving) {
     try {

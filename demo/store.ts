@@ -23,6 +23,8 @@ export class ConfigStore {
   private readonly records = new Map<string, ConfigRecord>();
   reads = 0;
   writes = 0;
+  /** Called once a write's answer is written to its worker (--chaos primary-stall waits for one). */
+  afterWriteAnswered: (() => void) | undefined;
 
   constructor(
     ids: readonly string[],
@@ -53,14 +55,15 @@ export class ConfigStore {
 /** Answers one worker's store requests. Returns the function that stops listening. */
 export function serveStore(store: ConfigStore, worker: Worker): () => void {
   // The worker may have died meanwhile (chaos): its request simply goes unanswered.
-  const reply = (message: PrimaryMessage): void => sendToWorker(worker, message);
+  const reply = (message: PrimaryMessage, sent?: () => void): void => sendToWorker(worker, message, sent);
   const onMessage = (message: unknown): void => {
     if (!isWorkerMessage(message)) return;
     if (message.kind !== 'store.read' && message.kind !== 'store.write') return;
     const { reqId } = message;
-    const done = message.kind === 'store.read' ? store.read(message.id) : store.write(message.id, message.value);
+    const write = message.kind === 'store.write';
+    const done = write ? store.write(message.id, message.value) : store.read(message.id);
     done.then(
-      (record) => reply({ tag: DEMO_TAG, kind: 'store.reply', reqId, record }),
+      (record) => reply({ tag: DEMO_TAG, kind: 'store.reply', reqId, record }, write ? () => store.afterWriteAnswered?.() : undefined),
       (error: unknown) => reply({ tag: DEMO_TAG, kind: 'store.error', reqId, error: String(error) }),
     );
   };

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { DemoOptions } from './args.ts';
 import { httpRequest } from './http-client.ts';
 import { DEMO_TAG, isWorkerMessage, sendToWorker } from './ipc.ts';
-import type { LoadGenerator } from './loadgen.ts';
+import type { LoadThread } from './load-thread.ts';
 import { serveStore, type ConfigStore } from './store.ts';
 import type { WorkerStatsBody } from './worker.ts';
 
@@ -43,9 +43,9 @@ export interface Slot {
 }
 
 export interface SupervisorSettings {
-  readonly options: Pick<DemoOptions, 'workers' | 'host' | 'port'>;
+  readonly options: Pick<DemoOptions, 'workers' | 'host' | 'port' | 'degradedTtl' | 'redisUrl'>;
   readonly store: ConfigStore;
-  readonly loadgen: LoadGenerator;
+  readonly loadgen: LoadThread;
   /** The run's failure list, shared with the rest of the primary. */
   readonly failures: string[];
 }
@@ -84,7 +84,7 @@ export class Supervisor {
   /** `port`: where the worker serves (0: a free port). A replacement takes its victim's, so a scraper's targets stay valid. */
   fork(replacement: boolean, port: number): Slot {
     const { options, store, loadgen, failures } = this.settings;
-    const worker = cluster.fork({ DEMO_HOST: options.host, DEMO_PORT: String(port) });
+    const worker = cluster.fork({ DEMO_HOST: options.host, DEMO_PORT: String(port), DEMO_DEGRADED_TTL: String(options.degradedTtl), REDIS_URL: options.redisUrl ?? '' });
     const ready = Promise.withResolvers<boolean>();
     const exited = Promise.withResolvers<void>();
     const slot: Slot = {
@@ -119,7 +119,7 @@ export class Supervisor {
     worker.on('exit', (code, signal) => {
       stopServing();
       slot.exit = { code, signal };
-      loadgen.removeTarget(slot.id);
+      void loadgen.removeTarget(slot.id);
       // Ctrl-C reaches the whole process group: a worker still loading has no SIGINT handler yet and dies of it.
       const expected = slot.state === 'killed' || slot.state === 'stopping' || (this.interrupted && signal === 'SIGINT');
       if (!expected) failures.push(`worker ${slot.id} (pid ${slot.pid}) exited unexpectedly (code ${String(code)}, signal ${String(signal)})`);

@@ -17,13 +17,14 @@ import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { clusterTransport, createCache, redisTransport, type CacheStats, type RemoteSource, type Transport } from '../src/index.ts';
+import { clusterTransport, createCache, InvalidationTimeoutError, redisTransport, type CacheStats, type RemoteSource, type Transport } from '../src/index.ts';
 import { registerPrometheus } from '../src/prometheus.ts';
 import { DEGRADED_TTL_MS } from './args.ts';
 import { errorMessage } from './error-message.ts';
 import { watchExit } from './exit-watchdog.ts';
 import { DEMO_TAG, isPrimaryMessage, type ConfigRecord, type WorkerMessage } from './ipc.ts';
 import { StoreClient } from './store.ts';
+import { wallNow } from './wall-clock.ts';
 
 /** What GET /stats answers. */
 export interface WorkerStatsBody {
@@ -40,8 +41,15 @@ export interface ConfigBody {
   readonly version: number;
   readonly worker: number;
 }
+export interface ReadBody extends ConfigBody {
+  /** wallNow() before cache.get() was called, and once it answered. */
+  readonly startedAt: number;
+  readonly servedAt: number;
+}
+/** 200 once invalidate() resolved; 202 when it rejected with InvalidationTimeoutError (written, not acknowledged). */
 export interface WriteBody extends ConfigBody {
-  /** Worker clock (`Date.now()`) when the invalidation was acknowledged. */
+  readonly acknowledged: boolean;
+  /** wallNow() when invalidate() resolved (or rejected). */
   readonly ackAt: number;
   readonly invalidateMs: number;
 }
@@ -71,7 +79,8 @@ async function main(): Promise<void> {
   const redisUrl = process.env['REDIS_URL'];
   const transport: Transport = redisUrl === undefined || redisUrl === '' ? clusterTransport() : redisTransport({ url: redisUrl });
   const store = new StoreClient();
-  const cache = createCache<ConfigRecord | null>({ name: 'config', ttl: 30_000, degradedTtl: DEGRADED_TTL_MS, loadTimeout: 2_000, transport });
+  const degradedTtl = Number(process.env['DEMO_DEGRADED_TTL'] ?? DEGRADED_TTL_MS);
+  const cache = createCache<ConfigRecord | null>({ name: 'config', ttl: 30_000, degradedTtl, loadTimeout: 2_000, transport });
   const registry = new Registry();
   const unregisterPrometheus = registerPrometheus(cache, { registry });
 
@@ -122,15 +131,17 @@ async function main(): Promise<void> {
 
   async function readConfig(id: string, res: http.ServerResponse): Promise<void> {
     // has() counts nothing; checked in the same tick as get(), it says whether get() will hit.
+    const startedAt = wallNow();
     const hit = cache.has(id);
     let loaded = false;
     const record = await cache.get(id, () => {
       loaded = true;
       return store.read(id);
     });
+    const servedAt = wallNow();
     const how = hit ? 'hit' : loaded ? 'miss' : 'joined';
     if (record === null) return json(res, 404, { error: 'no such config', id }, { 'x-cache': how });
-    const answer: ConfigBody = { id, version: record.version, worker: workerId };
+    const answer: ReadBody = { id, version: record.version, worker: workerId, startedAt, servedAt };
     json(res, 200, answer, { 'x-cache': how });
   }
 
@@ -144,9 +155,16 @@ async function main(): Promise<void> {
     }
     const record = await store.write(id, value);
     const started = performance.now();
-    await cache.invalidate(id);
-    const answer: WriteBody = { id, version: record.version, worker: workerId, ackAt: Date.now(), invalidateMs: performance.now() - started };
-    json(res, 200, answer);
+    let acknowledged = true;
+    try {
+      await cache.invalidate(id);
+    } catch (error) {
+      // Written, but the transport did not take the invalidation in time: the contract promises nothing for it.
+      if (!(error instanceof InvalidationTimeoutError)) throw error;
+      acknowledged = false;
+    }
+    const answer: WriteBody = { id, version: record.version, worker: workerId, acknowledged, ackAt: wallNow(), invalidateMs: performance.now() - started };
+    json(res, acknowledged ? 200 : 202, answer);
   }
 
   let stopping: Promise<void> | undefined;
