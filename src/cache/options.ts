@@ -29,7 +29,10 @@ export interface CacheOptions {
   loadTimeout?: number;
   /**
    * How stale the clock reading of the hit path may be, in ms (at most one
-   * `Date.now()` per this period). Default 1; 0 reads the clock on every hit.
+   * `Date.now()` per this period); 0 reads the clock on every hit. Default: 1
+   * without a transport; 0 with one, whose lease must be judged against true
+   * time: a cached reading can be as old as the longest synchronous turn or
+   * stall of the process, and the staleness bound stretches by as much.
    */
   clockResolution?: number;
   /** How many recent events (hits excluded, values redacted) `recentEvents()` keeps. Default 256; 0 keeps none. */
@@ -168,7 +171,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     maxEntries: integerIn('maxEntries', options.maxEntries ?? DEFAULTS.maxEntries, 1, 2 ** 30),
     staleIfError: nonNegativeMs('staleIfError', options.staleIfError ?? DEFAULTS.staleIfError),
     loadTimeout: options.loadTimeout === undefined ? undefined : timerMs('loadTimeout', options.loadTimeout),
-    clockResolution: integerIn('clockResolution', options.clockResolution ?? DEFAULTS.clockResolution, 0, 1000),
+    clockResolution: integerIn('clockResolution', options.clockResolution ?? (options.transport === undefined ? DEFAULTS.clockResolution : 0), 0, 1000),
     recentEvents: integerIn('recentEvents', options.recentEvents ?? DEFAULTS.recentEvents, 0, 100_000),
     onListenerError,
     transport: transportOption(options.transport),

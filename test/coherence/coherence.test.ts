@@ -102,6 +102,20 @@ describe('coherence over the in-memory transport', () => {
     expect(invalidationCalls(publish).map((call) => JSON.parse(call.args[1][0] as string) as { keys: string[] }).map((m) => m.keys)).to.deep.equal([['good']]);
   });
 
+  it('judges the lease against true time on every hit, even late in one long synchronous turn', async () => {
+    const a = await instance({ degradedTtl: 100 });
+    let loads = 0;
+    const loader = () => `v${++loads}`;
+    expect(await a.get('k', loader)).to.equal('v1');
+    expect(a.getSync('k', loader)).to.equal('v1');
+    // No timer fires and no heartbeat comes back inside this turn: only the clock says the lease ran out.
+    const until = Date.now() + 150;
+    while (Date.now() < until) {
+      // busy
+    }
+    expect(a.getSync('k', loader), 'past the lease, the hit path reloads').to.equal('v2');
+  });
+
   it('invalidateAll clears the peers', async () => {
     const [a, b] = [await instance(), await instance()];
     b.set('x', 'X');
