@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
-const ENTRY_POINTS = ['index.ts', 'prometheus.ts', 'setup.ts'];
+const ENTRY_POINTS = ['index.ts', 'prometheus.ts', 'setup.ts', 'keyv.ts'];
 const MAX_LINES = 420;
 
 /** Every specifier a file imports or re-exports, type-only and dynamic imports included. */
@@ -64,6 +64,17 @@ describe('architecture', () => {
     }
   });
 
+  it("adapters (the Keyv store) use the cache's public surface only, and only entry points import them", () => {
+    for (const file of files.filter((f) => f.startsWith('adapters/'))) {
+      for (const target of (imports.get(file) ?? []).filter((t) => !t.startsWith('package:'))) {
+        expect(target, `${file} imports ${target}`).to.match(/^adapters\/|^cache\/(cache|errors)\.ts$|^core\/events\.ts$/);
+      }
+    }
+    for (const file of files.filter((f) => !f.startsWith('adapters/') && !ENTRY_POINTS.includes(f))) {
+      for (const target of imports.get(file) ?? []) expect(target, `${file} imports ${target}`).not.to.match(/^adapters\//);
+    }
+  });
+
   it('src/ has no import cycle, counting type-only imports', () => {
     const state = new Map<string, 'visiting' | 'done'>();
     const cycles: string[] = [];
@@ -84,7 +95,7 @@ describe('architecture', () => {
   it('the top level of src/ holds only the entry points, and every other file sits in its folder', () => {
     expect(files.filter((file) => !file.includes('/')).sort()).to.deep.equal([...ENTRY_POINTS].sort());
     const folders = new Set(files.filter((file) => file.includes('/')).map((file) => file.split('/')[0]));
-    expect([...folders].sort()).to.deep.equal(['cache', 'coherence', 'core', 'projections', 'protocol', 'telemetry', 'transports']);
+    expect([...folders].sort()).to.deep.equal(['adapters', 'cache', 'coherence', 'core', 'projections', 'protocol', 'telemetry', 'transports']);
   });
 
   it(`no file is over ${MAX_LINES} lines`, () => {

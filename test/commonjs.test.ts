@@ -6,7 +6,8 @@
  * then). The package is built the way `npm run build` builds it (same
  * tsconfig) into a copy of the package, and a plain .cjs file in it, run by
  * this Node (CI runs the suite on 22 and 24), requires every entry point by
- * the package's name (self-reference through "exports").
+ * the package's name (self-reference through "exports"), and cache-manager's
+ * CommonJS build over the Keyv store.
  */
 import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,7 +26,9 @@ const assert = require('node:assert/strict');
 const { createCache, MemoryBus, dropClosedCaches } = require('coherent-cache');
 const { registerPrometheus } = require('coherent-cache/prometheus');
 const { setupTelemetry } = require('coherent-cache/setup');
+const { createKeyv } = require('coherent-cache/keyv');
 const { Registry } = require('prom-client');
+const { createCache: createCacheManager } = require('cache-manager');
 
 async function main() {
   assert.equal(typeof setupTelemetry, 'function');
@@ -45,6 +48,15 @@ async function main() {
   assert.equal(await cache.get('k', () => { loads++; return 'v2'; }), 'v2');
   assert.equal(loads, 2);
   assert.match(await registry.metrics(), /^coherent_cache_entries\{cache="cjs"\} 1$/m);
+  // cache-manager (its CommonJS build) over the Keyv store.
+  const manager = createCacheManager({ stores: [createKeyv(peer)] });
+  assert.equal(await manager.wrap('m', () => Promise.resolve('loaded')), 'loaded');
+  assert.equal(await manager.get('m'), 'loaded');
+  const droppedHere = new Promise((resolve) => cache.on('invalidated', (e) => e.key === 'm' && resolve()));
+  cache.set('m', 'here');
+  await manager.del('m');
+  await droppedHere;
+  assert.equal(cache.peek('m'), undefined);
   // require() and import() hand out the same module instance: no dual-package hazard.
   assert.equal((await import('coherent-cache')).createCache, createCache);
   await Promise.all([cache.close(), peer.close()]);
@@ -73,7 +85,7 @@ describe('CommonJS: require() of the built package (require(esm))', function () 
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`a .cjs file requires coherent-cache, /prometheus and /setup by name and uses createCache (node ${process.version})`, async () => {
+  it(`a .cjs file requires coherent-cache, /prometheus, /setup and /keyv by name and uses createCache and cache-manager (node ${process.version})`, async () => {
     const env = { ...process.env };
     delete env['NODE_OPTIONS']; // no tsx, no loader: what a CommonJS service runs
     const { stdout } = await runChecked(process.execPath, ['consumer.cjs'], { cwd: dir, env, timeoutMs: 30_000 });
