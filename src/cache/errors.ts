@@ -29,12 +29,14 @@ export class InvalidationTimeoutError extends Error {
   override readonly name = 'InvalidationTimeoutError';
   constructor(
     readonly cacheName: string,
-    /** The key, or undefined for `invalidateAll()`. */
-    readonly key: string | undefined,
+    /** The keys invalidated together (in one tick) that were not acknowledged; empty for `invalidateAll()`. */
+    readonly keys: readonly string[],
+    /** `invalidateAll()` was among them. */
+    readonly clear: boolean,
     readonly timeoutMs: number,
   ) {
     super(
-      `cache "${cacheName}": ${key === undefined ? 'invalidateAll' : 'the invalidation'} was not accepted by the transport within invalidateTimeout (${timeoutMs} ms); it stays queued and is sent as soon as the transport can take it`,
+      `cache "${cacheName}": ${clear ? 'invalidateAll' : `the invalidation of ${keys.length} key(s)`} was not accepted by the transport within invalidateTimeout (${timeoutMs} ms); it stays queued and is sent as soon as the transport can take it (see error.keys)`,
     );
   }
 }

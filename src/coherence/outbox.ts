@@ -44,14 +44,24 @@ interface Batch {
   clear: boolean;
 }
 
-/** One `invalidate()` (key) or `invalidateAll()` (undefined) waiting for a send that carries it. */
+/**
+ * The `invalidate()` and `invalidateAll()` calls of one tick, waiting together
+ * for a send that carries all they asked for (one promise and one deadline
+ * for the whole batch, not one per call: a burst of keys costs no more).
+ */
 interface Waiter {
-  readonly key: string | undefined;
+  /** The batch's own key set (it is sent whole, or requeued whole). */
+  readonly keys: ReadonlySet<string>;
+  /** True once the batch became a clear. */
+  readonly batch: Batch;
   readonly settle: PromiseWithResolvers<void>;
+  readonly done: Promise<void>;
 }
 
 export class Outbox<V> {
   private pending: Batch | undefined;
+  /** The waiter of the pending batch (every call of this tick returns its promise). */
+  private pendingWaiter: Waiter | undefined;
   private flushing: Promise<void> = Promise.resolve();
   /** Flushes running or waiting their turn. */
   private flushes = 0;
@@ -72,7 +82,7 @@ export class Outbox<V> {
   ) {
     // The cache's name and instance id are checked once, here: every message reuses them.
     this.writer = new MessageWriter(host.cacheName, host.instanceId, settings.limits, settings.secret);
-    this.deadline = new Deadline(invalidateTimeout, () => new InvalidationTimeoutError(host.cacheName, undefined, invalidateTimeout));
+    this.deadline = new Deadline(invalidateTimeout, () => new InvalidationTimeoutError(host.cacheName, [], false, invalidateTimeout));
   }
 
   /**
@@ -83,6 +93,7 @@ export class Outbox<V> {
   publish(effect: EffectOf<'publish'>): Promise<void> {
     if (this.pending === undefined) {
       this.pending = { keys: new Set(), clear: false };
+      this.pendingWaiter = this.wait(this.pending);
       // Everything invalidated in this tick goes out as one message.
       void afterThisTick(this.flush);
     }
@@ -93,7 +104,7 @@ export class Outbox<V> {
     } else if (!batch.clear) {
       batch.keys.add(effect.key);
     }
-    return this.wait(effect.scope === 'all' ? undefined : effect.key);
+    return (this.pendingWaiter as Waiter).done;
   }
 
   /** Sends a heartbeat; a failed one is simply not renewed (the lease lapses on its own). */
@@ -118,14 +129,16 @@ export class Outbox<V> {
     for (const waiter of this.waiters) this.finish(waiter, error);
   }
 
-  private wait(key: string | undefined): Promise<void> {
-    const waiter: Waiter = { key, settle: Promise.withResolvers<void>() };
-    this.waiters.add(waiter);
-    return this.deadline.bound(waiter.settle.promise, () => {
-      // Given up here; the key itself stays queued and is still sent.
+  private wait(batch: Batch): Waiter {
+    const settle = Promise.withResolvers<void>();
+    const done = this.deadline.bound(settle.promise, () => {
+      // Given up here; the keys themselves stay queued and are still sent.
       this.waiters.delete(waiter);
-      return new InvalidationTimeoutError(this.host.cacheName, key, this.invalidateTimeout);
+      return new InvalidationTimeoutError(this.host.cacheName, [...batch.keys], batch.clear, this.invalidateTimeout);
     });
+    const waiter: Waiter = { keys: batch.keys, batch, settle, done };
+    this.waiters.add(waiter);
+    return waiter;
   }
 
   private finish(waiter: Waiter, error: Error | undefined): void {
@@ -138,7 +151,7 @@ export class Outbox<V> {
   private carriedBy(batch: Batch): Waiter[] {
     const carried: Waiter[] = [];
     for (const waiter of this.waiters) {
-      if (batch.clear || (waiter.key !== undefined && batch.keys.has(waiter.key))) carried.push(waiter);
+      if (batch.clear || (!waiter.batch.clear && isSubset(waiter.keys, batch.keys))) carried.push(waiter);
     }
     return carried;
   }
@@ -172,6 +185,7 @@ export class Outbox<V> {
     try {
       const batch = this.pending ?? { keys: new Set<string>(), clear: false };
       this.pending = undefined;
+      this.pendingWaiter = undefined;
       const queue = this.host.retryQueue;
       if (queue.clear) batch.clear = true;
       if (batch.clear) batch.keys.clear();
@@ -249,6 +263,12 @@ function encodeFitting(keys: readonly string[], writer: MessageWriter, sentAt: n
     const half = Math.ceil(keys.length / 2);
     return [...encodeFitting(keys.slice(0, half), writer, sentAt, traceparent), ...encodeFitting(keys.slice(half), writer, sentAt, traceparent)];
   }
+}
+
+function isSubset(keys: ReadonlySet<string>, of: ReadonlySet<string>): boolean {
+  if (keys === of) return true;
+  for (const key of keys) if (!of.has(key)) return false;
+  return true;
 }
 
 /** The length of the longest key (a loop, not a closure: this runs on every publish). */

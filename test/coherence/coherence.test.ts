@@ -439,7 +439,7 @@ describe('coherence over the in-memory transport', () => {
         (error: unknown) => error,
       );
       await clock.tickAsync(300);
-      expect(await failure).to.be.instanceOf(InvalidationTimeoutError).and.include({ key: 'k', timeoutMs: 300 });
+      expect(await failure).to.be.instanceOf(InvalidationTimeoutError).and.deep.include({ keys: ['k'], clear: false, timeoutMs: 300 });
       expect(a.stats().publishQueueDepth).to.equal(1);
       transport.reconnect();
       await settle();
