@@ -28,10 +28,10 @@ export function decideReceive<V>(state: CacheState<V>, command: ReceiveCommand):
   }
   // Its own message, or the legacy copy of what a v1 peer already said in the current format (heard once).
   if (own || (message.legacy && state.peers.has(remote.instance))) return nothing();
+  // Peers are known by their heartbeats; an invalidation adds no event for that (it is on the path the bound is measured on).
   const events: CacheEvent<V>[] = [
     { type: 'message.received', at, channel: command.channel, format: message.legacy ? 'legacy' : 'v1', op: message.op, keys: message.keys.length, remote },
   ];
-  if (!message.legacy) events.push({ type: 'peer.heard', at, instance: remote.instance });
   if (message.op === 'clear') {
     events.push({ type: 'invalidated', scope: 'all', at, origin: 'remote', reason: 'explicit', remote });
   } else {

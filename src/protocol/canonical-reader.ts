@@ -16,13 +16,14 @@
  * values as it would after JSON.parse.
  *
  * The form: {"v":1,"cache":S,"op":"del","keys":[S,…],"origin":S,"sentAt":N
- * [,"traceparent":S][,"sig":S]} or the same with "op":"clear" and no keys,
+ * [,"traceparent":S][,"sig":S]} or the same with "op":"clear" or "op":"beat" and no keys,
  * where S is a string and N a non-negative integer of at most 15 digits.
  */
 
 const HEAD = '{"v":1,"cache":"';
 const DEL = '","op":"del","keys":["';
 const CLEAR = '","op":"clear","origin":"';
+const BEAT = '","op":"beat","origin":"';
 const KEYS_END = '"],"origin":"';
 const SENT_AT = '","sentAt":';
 const TRACEPARENT = ',"traceparent":"';
@@ -50,7 +51,7 @@ export function readCanonical(text: string): Record<string, unknown> | undefined
   if (end < 0) return undefined;
   const cache = text.slice(at, end);
 
-  let op: 'del' | 'clear';
+  let op: 'del' | 'clear' | 'beat';
   let keys: string[] | undefined;
   if (text.startsWith(DEL, end)) {
     op = 'del';
@@ -68,6 +69,10 @@ export function readCanonical(text: string): Record<string, unknown> | undefined
   } else if (text.startsWith(CLEAR, end)) {
     op = 'clear';
     at = end + CLEAR.length;
+  } else if (text.startsWith(BEAT, end)) {
+    // Every instance hears every heartbeat: they take the fast path too.
+    op = 'beat';
+    at = end + BEAT.length;
   } else {
     return undefined;
   }

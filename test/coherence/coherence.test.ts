@@ -10,6 +10,7 @@ import { CacheKeyError, createCache, InvalidationTimeoutError, LEGACY_CHANNEL, M
 import { encodeMessage } from '../../src/protocol/writer.ts';
 import { MAX_AWAITED_ECHO_LENGTH, MAX_AWAITED_ECHOES } from '../../src/coherence/echoes.ts';
 import { rejectionOf } from '../support/rejection.ts';
+import { waitForEvent } from '../support/wait-for-event.ts';
 
 /** Lets queued microtasks (coalescing, in-memory delivery) run. */
 async function settle(): Promise<void> {
@@ -313,9 +314,10 @@ describe('coherence over the in-memory transport', () => {
     });
 
     it('two new instances that both speak legacy count each invalidation once', async () => {
-      const a = await instance({ legacyChannel: LEGACY_CHANNEL });
-      const b = await instance({ legacyChannel: LEGACY_CHANNEL });
-      await settle();
+      const a = await instance({ legacyChannel: LEGACY_CHANNEL, beatInterval: 10 });
+      const b = await instance({ legacyChannel: LEGACY_CHANNEL, beatInterval: 10 });
+      // b knows a speaks v1 once it heard a heartbeat of a's.
+      await waitForEvent(b, "a's heartbeat", (e) => e.type === 'peer.heard' && e.instance === a.instanceId);
       b.set('k', 'v');
       await a.invalidate('k');
       await settle();

@@ -259,9 +259,9 @@ describe('decide: messages', () => {
 
   it("applies a peer's message: received, then one invalidation per key", () => {
     const { events } = given([connected(0)]).when(message('config', 'inst_peer'));
-    expect(events.map((event) => event.type)).to.deep.equal(['message.received', 'peer.heard', 'invalidated', 'invalidated']);
+    expect(events.map((event) => event.type)).to.deep.equal(['message.received', 'invalidated', 'invalidated']);
     expect(events[0]).to.deep.include({ op: 'del', keys: 2, channel: 'coherent-cache:config', format: 'v1' });
-    expect(events[2]).to.deep.include({ origin: 'remote', key: 'a' });
+    expect(events[1]).to.deep.include({ origin: 'remote', key: 'a' });
   });
 
   it('applies a legacy message once: not when its origin speaks v1 too (it said the same in the current format)', () => {

@@ -22,9 +22,11 @@ const writtenArb = fc
     sentAt: fc.oneof(fc.integer({ min: 0, max: 999_999_999_999_999 }), fc.double({ min: 0, max: 1e20, noNaN: true })),
     traceparent: fc.option(traceparentArb, { nil: undefined }),
     secret: fc.option(fc.constant('k'), { nil: undefined }),
+    beat: fc.boolean(),
   })
-  .map(({ cache, origin, keys, sentAt, traceparent, secret }) => {
+  .map(({ cache, origin, keys, sentAt, traceparent, secret, beat }) => {
     const writer = new MessageWriter(cache, origin, DEFAULT_LIMITS, secret);
+    if (beat) return writer.beat(sentAt);
     return keys === undefined ? writer.clear(sentAt, traceparent) : writer.del(keys, sentAt, traceparent);
   });
 
