@@ -17,7 +17,6 @@ import { encodeLegacy } from '../protocol/legacy.ts';
 import { ProtocolEncodeError, type ProtocolLimits, type Secret } from '../protocol/message.ts';
 import { MessageWriter } from '../protocol/writer.ts';
 import type { Transport } from '../transports/transport.ts';
-import { Deadline } from '../transports/deadline.ts';
 import { AwaitedEchoes } from './echoes.ts';
 
 export interface OutboxSettings {
@@ -39,39 +38,32 @@ export interface OutboxHost<V> {
   dispatch(command: Command<V>): void;
 }
 
+/**
+ * The invalidations of one tick, sent as one message, and the callers waiting
+ * for it together: one promise for the whole batch, not one per call, and no
+ * timer unless its send fails (nothing but the promise before the write).
+ */
 interface Batch {
   readonly keys: Set<string>;
   clear: boolean;
-}
-
-/**
- * The `invalidate()` and `invalidateAll()` calls of one tick, waiting together
- * for a send that carries all they asked for (one promise and one deadline
- * for the whole batch, not one per call: a burst of keys costs no more).
- */
-interface Waiter {
-  /** The batch's own key set (it is sent whole, or requeued whole). */
-  readonly keys: ReadonlySet<string>;
-  /** True once the batch became a clear. */
-  readonly batch: Batch;
-  readonly settle: PromiseWithResolvers<void>;
-  readonly done: Promise<void>;
+  /** When its first invalidation was made: its deadline counts from then. */
+  readonly madeAt: number;
+  /** Its callers' promise; settled when a send carrying it is accepted, or at its deadline. */
+  readonly settle: PromiseWithResolvers<void> | undefined;
+  /** Armed when its send failed: rejects its callers at the deadline. */
+  deadline: ReturnType<typeof setTimeout> | undefined;
 }
 
 export class Outbox<V> {
   private pending: Batch | undefined;
-  /** The waiter of the pending batch (every call of this tick returns its promise). */
-  private pendingWaiter: Waiter | undefined;
   private flushing: Promise<void> = Promise.resolve();
   /** Flushes running or waiting their turn. */
   private flushes = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private readonly writer: MessageWriter;
-  /** Invalidations not yet carried by an accepted send. */
-  private readonly waiters = new Set<Waiter>();
-  /** One timer for every waiting invalidation, not one armed and cleared per call on the publisher's busiest path. */
-  private readonly deadline: Deadline;
+  /** Batches whose send failed, waiting for a later one that carries them. */
+  private readonly waiters = new Set<Batch>();
   readonly echoes = new AwaitedEchoes();
 
   constructor(
@@ -82,7 +74,6 @@ export class Outbox<V> {
   ) {
     // The cache's name and instance id are checked once, here: every message reuses them.
     this.writer = new MessageWriter(host.cacheName, host.instanceId, settings.limits, settings.secret);
-    this.deadline = new Deadline(invalidateTimeout, () => new InvalidationTimeoutError(host.cacheName, [], false, invalidateTimeout));
   }
 
   /**
@@ -92,8 +83,7 @@ export class Outbox<V> {
    */
   publish(effect: EffectOf<'publish'>): Promise<void> {
     if (this.pending === undefined) {
-      this.pending = { keys: new Set(), clear: false };
-      this.pendingWaiter = this.wait(this.pending);
+      this.pending = { keys: new Set(), clear: false, madeAt: this.host.now(), settle: Promise.withResolvers<void>(), deadline: undefined };
       // Everything invalidated in this tick goes out as one message.
       void afterThisTick(this.flush);
     }
@@ -104,7 +94,7 @@ export class Outbox<V> {
     } else if (!batch.clear) {
       batch.keys.add(effect.key);
     }
-    return (this.pendingWaiter as Waiter).done;
+    return (batch.settle as PromiseWithResolvers<void>).promise;
   }
 
   /** Sends a heartbeat; a failed one is simply not renewed (the lease lapses on its own). */
@@ -129,29 +119,31 @@ export class Outbox<V> {
     for (const waiter of this.waiters) this.finish(waiter, error);
   }
 
-  private wait(batch: Batch): Waiter {
-    const settle = Promise.withResolvers<void>();
-    const done = this.deadline.bound(settle.promise, () => {
-      // Given up here; the keys themselves stay queued and are still sent.
-      this.waiters.delete(waiter);
-      return new InvalidationTimeoutError(this.host.cacheName, [...batch.keys], batch.clear, this.invalidateTimeout);
-    });
-    const waiter: Waiter = { keys: batch.keys, batch, settle, done };
-    this.waiters.add(waiter);
-    return waiter;
+  /** A batch whose send failed waits, from now on, for a later send that carries it, until its deadline. */
+  private awaitRetry(batch: Batch): void {
+    if (batch.settle === undefined || this.waiters.has(batch)) return;
+    this.waiters.add(batch);
+    batch.deadline = setTimeout(
+      () => this.finish(batch, new InvalidationTimeoutError(this.host.cacheName, [...batch.keys], batch.clear, this.invalidateTimeout)),
+      Math.max(0, batch.madeAt + this.invalidateTimeout - this.host.now()),
+    );
+    batch.deadline.unref();
   }
 
-  private finish(waiter: Waiter, error: Error | undefined): void {
-    if (!this.waiters.delete(waiter)) return;
-    if (error === undefined) waiter.settle.resolve();
-    else waiter.settle.reject(error);
+  private finish(batch: Batch, error: Error | undefined): void {
+    this.waiters.delete(batch);
+    if (batch.deadline !== undefined) clearTimeout(batch.deadline);
+    // Settling twice is a no-op: a batch answered by its deadline stays rejected.
+    if (error === undefined) batch.settle?.resolve();
+    else batch.settle?.reject(error);
   }
 
-  /** The waiters a send of `batch` answers when it is accepted (taken before the send: later invalidations need a later send). */
-  private carriedBy(batch: Batch): Waiter[] {
-    const carried: Waiter[] = [];
+  /** The failed batches a send of `batch` answers when it is accepted (taken before the send: later invalidations need a later send). */
+  private carriedBy(batch: Batch): readonly Batch[] {
+    if (this.waiters.size === 0) return NONE_WAITING;
+    const carried: Batch[] = [];
     for (const waiter of this.waiters) {
-      if (batch.clear || (!waiter.batch.clear && isSubset(waiter.keys, batch.keys))) carried.push(waiter);
+      if (batch.clear || (!waiter.clear && isSubset(waiter.keys, batch.keys))) carried.push(waiter);
     }
     return carried;
   }
@@ -178,14 +170,12 @@ export class Outbox<V> {
   stop(): void {
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    this.deadline.release();
   }
 
   private readonly sendPending = async (): Promise<void> => {
     try {
-      const batch = this.pending ?? { keys: new Set<string>(), clear: false };
+      const batch: Batch = this.pending ?? { keys: new Set<string>(), clear: false, madeAt: this.host.now(), settle: undefined, deadline: undefined };
       this.pending = undefined;
-      this.pendingWaiter = undefined;
       const queue = this.host.retryQueue;
       if (queue.clear) batch.clear = true;
       if (batch.clear) batch.keys.clear();
@@ -196,7 +186,7 @@ export class Outbox<V> {
     }
   };
 
-  private async send(batch: Batch, carried: readonly Waiter[]): Promise<void> {
+  private async send(batch: Batch, carried: readonly Batch[]): Promise<void> {
     const { host, settings } = this;
     const traceparent = host.trace.openPublish(settings.channel);
     let clear = batch.clear;
@@ -223,8 +213,12 @@ export class Outbox<V> {
       if (payloads !== undefined) this.echoes.forget(payloads.v1);
     }
     const messages = errorName === undefined && payloads !== undefined ? payloads.v1.length : 0;
+    // Registered before the failure is decided on, so no later send can miss it.
+    if (errorName !== undefined) this.awaitRetry(batch);
     host.dispatch({ type: 'publish.settled', at: host.now(), keys, clear, messages, errorName, traceparent });
-    if (errorName === undefined) for (const waiter of carried) this.finish(waiter, undefined);
+    if (errorName !== undefined) return;
+    batch.settle?.resolve();
+    for (const waiter of carried) this.finish(waiter, undefined);
   }
 
   /** One v1 message per chunk of keys that fits the limits; a key too long to send turns the batch into a clear. */
@@ -264,6 +258,8 @@ function encodeFitting(keys: readonly string[], writer: MessageWriter, sentAt: n
     return [...encodeFitting(keys.slice(0, half), writer, sentAt, traceparent), ...encodeFitting(keys.slice(half), writer, sentAt, traceparent)];
   }
 }
+
+const NONE_WAITING: readonly Batch[] = [];
 
 function isSubset(keys: ReadonlySet<string>, of: ReadonlySet<string>): boolean {
   if (keys === of) return true;
