@@ -3,6 +3,7 @@ import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { MeterProvider, MetricReader, type DataPoint, type MetricData } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { createCache, MemoryBus, otelTracing, type Cache } from '../../src/index.ts';
 
 // What the NodeSDK does in a service: without a context manager, no span is ever "active".
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -40,4 +41,15 @@ export function pointValue(metric: MetricData | undefined, match: Record<string,
   const points = (metric?.dataPoints ?? []) as DataPoint<unknown>[];
   const point = points.find((p) => Object.entries(match).every(([k, v]) => p.attributes[k] === v));
   return point?.value;
+}
+
+/** Two caches named `config` on one in-memory bus, traced into one in-memory exporter, both connected. */
+export async function tracedPair(): Promise<{ tracerProvider: TracerProvider; exporter: InMemorySpanExporter; a: Cache<string>; b: Cache<string> }> {
+  const { tracerProvider, exporter } = testTracerProvider();
+  const bus = new MemoryBus();
+  const tracing = otelTracing({ tracerProvider });
+  const a = createCache<string>({ name: 'config', transport: bus.transport(), metrics: false, tracing });
+  const b = createCache<string>({ name: 'config', transport: bus.transport(), metrics: false, tracing });
+  await Promise.all([a.ready(), b.ready()]);
+  return { tracerProvider, exporter, a, b };
 }

@@ -10,7 +10,7 @@ import type { Sampler, SamplingResult } from '@opentelemetry/sdk-trace';
 import { InMemorySpanExporter, SamplingDecision, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { expect } from 'chai';
 import { createCache, MemoryBus, otelTracing, type Transport } from '../../src/index.ts';
-import { testTracerProvider } from '../support/otel.ts';
+import { testTracerProvider, tracedPair } from '../support/otel.ts';
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
@@ -23,12 +23,7 @@ function kindOf(transport: Transport, kind: string): Transport {
 
 describe('OpenTelemetry messaging conventions', () => {
   it('names and attributes the PRODUCER and CONSUMER spans by the messaging conventions', async () => {
-    const { tracerProvider, exporter } = testTracerProvider();
-    const bus = new MemoryBus();
-    const tracing = otelTracing({ tracerProvider });
-    const a = createCache<string>({ name: 'config', transport: bus.transport(), metrics: false, tracing });
-    const b = createCache<string>({ name: 'config', transport: bus.transport(), metrics: false, tracing });
-    await Promise.all([a.ready(), b.ready()]);
+    const { exporter, a, b } = await tracedPair();
     await a.invalidate('k');
     await settle();
     const spans = exporter.getFinishedSpans();

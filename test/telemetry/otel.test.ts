@@ -9,7 +9,7 @@ import { context, createNoopMeter, SpanKind, trace } from '@opentelemetry/api';
 import sinon from 'sinon';
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { createCache, instrumentCache, MemoryBus, METRICS, otelTracing, traceReads, type Cache } from '../../src/index.ts';
-import { pointValue, testMeterProvider, testTracerProvider } from '../support/otel.ts';
+import { pointValue, testMeterProvider, testTracerProvider, tracedPair } from '../support/otel.ts';
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
@@ -116,12 +116,7 @@ describe('OpenTelemetry spans', () => {
   });
 
   it('the receiver continues the publisher trace and links to its PRODUCER span', async () => {
-    const { tracerProvider, exporter } = testTracerProvider();
-    const bus = new MemoryBus();
-    const tracing = otelTracing({ tracerProvider });
-    const a = createCache<string>({ name: 'config', transport: bus.transport(), metrics: false, tracing });
-    const b = createCache<string>({ name: 'config', transport: bus.transport(), metrics: false, tracing });
-    await Promise.all([a.ready(), b.ready()]);
+    const { tracerProvider, exporter, a, b } = await tracedPair();
     const writer = tracerProvider.getTracer('app').startSpan('write config');
     await context.with(trace.setSpan(context.active(), writer), () => a.invalidate('k'));
     writer.end();
