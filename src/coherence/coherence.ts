@@ -13,20 +13,12 @@ import type { CacheState } from '../core/state.ts';
 import type { Clock } from '../cache/clock.ts';
 import { TransportClosedError, UndeliveredInvalidationsError } from '../cache/errors.ts';
 import type { TraceHooks } from '../cache/tracing.ts';
-import type { ProtocolLimits, Secret } from '../protocol/message.ts';
-import type { Transport, TransportStatusChange, TransportSubscription } from '../transports/transport.ts';
+import type { TransportStatusChange, TransportSubscription } from '../transports/transport.ts';
 import { readPayload } from './inbox.ts';
-import { Outbox } from './outbox.ts';
+import { Outbox, type OutboxSettings } from './outbox.ts';
 
-export interface CoherenceSettings {
-  readonly transport: Transport;
-  readonly channel: string;
-  /** Also speak the original module's format on this channel (migration). */
-  readonly legacyChannel: string | undefined;
-  readonly secret: Secret | undefined;
-  readonly limits: ProtocolLimits;
+export interface CoherenceSettings extends OutboxSettings {
   readonly beatInterval: number;
-  readonly invalidateTimeout: number;
   readonly closeTimeout: number;
 }
 
@@ -66,7 +58,6 @@ export class Coherence<V> {
     this.outbox = new Outbox<V>(
       { cacheName: host.cacheName, instanceId: host.instanceId, retryQueue: host.state.retryQueue, trace: host.trace, now, dispatch: (command) => host.dispatch(command) },
       settings,
-      settings.invalidateTimeout,
     );
     this.stopStatus = transport.onStatus((change) => this.onStatus(change));
     this.stopWritable = transport.onWritable?.(() => host.dispatch({ type: 'retry', at: now() })) ?? (() => undefined);

@@ -26,6 +26,8 @@ export interface OutboxSettings {
   readonly legacyChannel: string | undefined;
   readonly secret: Secret | undefined;
   readonly limits: ProtocolLimits;
+  /** How long an invalidation waits for a send that carries it to be accepted. */
+  readonly invalidateTimeout: number;
 }
 
 export interface OutboxHost<V> {
@@ -69,8 +71,6 @@ export class Outbox<V> {
   constructor(
     private readonly host: OutboxHost<V>,
     private readonly settings: OutboxSettings,
-    /** How long an invalidation waits for its send to be accepted. */
-    private readonly invalidateTimeout: number,
   ) {
     // The cache's name and instance id are checked once, here: every message reuses them.
     this.writer = new MessageWriter(host.cacheName, host.instanceId, settings.limits, settings.secret);
@@ -124,8 +124,8 @@ export class Outbox<V> {
     if (batch.settle === undefined || this.waiters.has(batch)) return;
     this.waiters.add(batch);
     batch.deadline = setTimeout(
-      () => this.finish(batch, new InvalidationTimeoutError(this.host.cacheName, [...batch.keys], batch.clear, this.invalidateTimeout)),
-      Math.max(0, batch.madeAt + this.invalidateTimeout - this.host.now()),
+      () => this.finish(batch, new InvalidationTimeoutError(this.host.cacheName, [...batch.keys], batch.clear, this.settings.invalidateTimeout)),
+      Math.max(0, batch.madeAt + this.settings.invalidateTimeout - this.host.now()),
     );
     batch.deadline.unref();
   }

@@ -11,8 +11,6 @@
 interface Waiting {
   readonly expiresAt: number;
   readonly reject: (error: Error) => void;
-  /** The error it fails with when it expires. */
-  readonly expired: () => Error;
 }
 
 export class Deadline {
@@ -25,10 +23,10 @@ export class Deadline {
     private readonly expiredError: () => Error,
   ) {}
 
-  /** Resolves once `work` does, rejects as it does, or rejects with `expired()` once `work` took longer than `ms`. */
-  bound(work: Promise<unknown>, expired: () => Error = this.expiredError): Promise<void> {
+  /** Resolves once `work` does, rejects as it does, or rejects with `expiredError()` once `work` took longer than `ms`. */
+  bound(work: Promise<unknown>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const entry: Waiting = { expiresAt: Date.now() + this.ms, reject, expired };
+      const entry: Waiting = { expiresAt: Date.now() + this.ms, reject };
       this.waiting.add(entry);
       this.timer ??= this.arm(this.ms);
       work.then(
@@ -68,7 +66,7 @@ export class Deadline {
         return;
       }
       this.waiting.delete(entry);
-      entry.reject(entry.expired());
+      entry.reject(this.expiredError());
     }
   };
 }
