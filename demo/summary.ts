@@ -145,7 +145,7 @@ function workerRow(slot: Slot, loadgen: LoadThread): WorkerRow {
     counts: loadgen.counts.get(slot.id) ?? zeroCounts(),
     loads: stats?.loads.ok ?? 0,
     invalidations: invalidationCounts(slot),
-    resyncs: stats?.resyncs ?? 0,
+    resyncs: (stats?.resynced.full ?? 0) + (stats?.resynced.exact ?? 0),
     degradations: stats?.degradations ?? 0,
     lagMs: lagSummary(lagSamples([slot])),
   };

@@ -32,9 +32,22 @@ export type { CacheCounters } from './projections/stats.ts';
 export { LEGACY_CHANNEL } from './protocol/legacy.ts';
 export { PROTOCOL_VERSION, DEFAULT_LIMITS } from './protocol/message.ts';
 export type { InvalidationMessage, InvalidationOp, LimitsInput, ProtocolLimits, Secret } from './protocol/message.ts';
-export type { Transport, TransportStatus, TransportStatusChange, TransportStatusReason, TransportSubscription, PayloadListener, StatusListener } from './transports/transport.ts';
+export type {
+  Transport,
+  TransportStatus,
+  TransportStatusChange,
+  TransportStatusReason,
+  TransportSubscription,
+  TransportLog,
+  LogRead,
+  DeliveredPosition,
+  PublishKind,
+  PayloadListener,
+  StatusListener,
+} from './transports/transport.ts';
+export type { LogRetention } from './transports/channel-log.ts';
 export { MemoryBus } from './transports/memory.ts';
-export type { MemoryTransport } from './transports/memory.ts';
+export type { MemoryTransport, MemoryBusOptions } from './transports/memory.ts';
 export { redisTransport, PublishTimeoutError } from './transports/redis.ts';
 export type { RedisTransport, RedisTransportOptions } from './transports/redis.ts';
 export { clusterTransport, installClusterRelay, isClusterTransportMessage, CLUSTER_IPC_MARKER } from './transports/cluster.ts';

@@ -173,7 +173,7 @@ describe('no value leaks into telemetry, events or logs', () => {
 
     const stats = cache.stats();
     expect(stats.evicted).to.be.greaterThan(0);
-    expect(stats.resyncs).to.equal(1);
+    expect(stats.resynced).to.deep.equal({ exact: 0, full: 1 });
     expect(stats.loadServedStale).to.equal(2);
     expect(stats.loads.timeout).to.equal(2);
     expect(stats.messageRejected['not-json'] + stats.messageRejected['bad-shape'] + stats.messageRejected['other-cache']).to.equal(3);

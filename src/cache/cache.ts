@@ -343,6 +343,9 @@ export class Cache<V> {
         case 'send-beat':
           this.coherence?.sendBeat();
           break;
+        case 'read-log':
+          this.coherence?.readLog(effect);
+          break;
         default:
           assertNever(effect);
       }

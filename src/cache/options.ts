@@ -352,5 +352,6 @@ export function policyOf(options: ResolvedOptions, instanceId: string): Policy {
     degradedTtl: options.degradedTtl,
     maxQueuedKeys: options.maxQueuedKeys,
     retryInterval: options.retryInterval,
+    logged: options.transport?.log !== undefined,
   };
 }

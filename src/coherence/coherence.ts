@@ -11,10 +11,10 @@ import type { Command } from '../core/commands.ts';
 import type { EffectOf } from '../core/effects.ts';
 import type { CacheState } from '../core/state.ts';
 import type { Clock } from '../cache/clock.ts';
-import { TransportClosedError, UndeliveredInvalidationsError } from '../cache/errors.ts';
+import { errorType, TransportClosedError, UndeliveredInvalidationsError } from '../cache/errors.ts';
 import type { TraceHooks } from '../cache/tracing.ts';
-import type { TransportStatusChange, TransportSubscription } from '../transports/transport.ts';
-import { readPayload } from './inbox.ts';
+import type { DeliveredPosition, TransportStatusChange, TransportSubscription } from '../transports/transport.ts';
+import { readPayload, type InboxSettings } from './inbox.ts';
 import { Outbox, type OutboxSettings } from './outbox.ts';
 
 export interface CoherenceSettings extends OutboxSettings {
@@ -48,6 +48,9 @@ export class Coherence<V> {
   /** Why it can never be ready (its transport was closed). */
   private unusable: Error | undefined;
   private closed = false;
+  /** The transport keeps a log: positions matter. */
+  private readonly logged: boolean;
+  private readonly inbox: InboxSettings;
 
   constructor(
     private readonly host: CoherenceHost<V>,
@@ -55,6 +58,8 @@ export class Coherence<V> {
   ) {
     const { transport } = settings;
     const now = () => host.clock.exact();
+    this.logged = transport.log !== undefined;
+    this.inbox = { cacheName: host.cacheName, limits: settings.limits, secret: settings.secret };
     this.outbox = new Outbox<V>(
       { cacheName: host.cacheName, instanceId: host.instanceId, retryQueue: host.state.retryQueue, trace: host.trace, now, dispatch: (command) => host.dispatch(command) },
       settings,
@@ -65,7 +70,7 @@ export class Coherence<V> {
     this.beats.unref();
     // Until the subscription is in place this instance cannot hear its peers.
     host.dispatch({ type: 'link', at: now(), status: 'degraded', reason: 'starting' });
-    const subscribed = [transport.subscribe(settings.channel, (payload) => this.receive(payload, false))];
+    const subscribed = [transport.subscribe(settings.channel, (payload, position) => this.receive(payload, false, position))];
     if (settings.legacyChannel !== undefined) {
       subscribed.push(transport.subscribe(settings.legacyChannel, (payload) => this.receive(payload, true)));
     }
@@ -145,15 +150,46 @@ export class Coherence<V> {
     return error;
   }
 
-  private receive(payload: string, legacy: boolean): void {
-    if (this.closed || (!legacy && this.outbox.echoes.take(payload))) return;
+  private receive(payload: string, legacy: boolean, position?: DeliveredPosition): void {
+    if (this.closed) return;
     const { host, settings } = this;
+    if (!legacy && this.outbox.echoes.take(payload)) {
+      // Its own invalidation: nothing to apply, but on a logged channel the log moved past it.
+      if (position !== undefined && this.logged) host.dispatch({ type: 'echo', at: host.clock.exact(), position });
+      return;
+    }
     const at = host.clock.exact();
-    const message = readPayload(payload, legacy, { cacheName: host.cacheName, limits: settings.limits, secret: settings.secret });
+    const message = readPayload(payload, legacy, this.inbox);
     const channel = legacy ? (settings.legacyChannel ?? settings.channel) : settings.channel;
-    host.dispatch({ type: 'receive', at, channel, message });
+    host.dispatch(position === undefined ? { type: 'receive', at, channel, message } : { type: 'receive', at, channel, message, position });
     // Its own heartbeat may have brought the link back.
     this.resolveReady();
+  }
+
+  /**
+   * Reads the channel's log for a repair and hands `decide` what it found,
+   * decoded like any payload (or the error). The read is bounded by the
+   * transport's own timeout.
+   */
+  readLog(effect: EffectOf<'read-log'>): void {
+    const log = this.settings.transport.log;
+    const { host } = this;
+    const answer = (command: Command<V>): void => {
+      if (this.closed) return;
+      host.dispatch(command);
+      this.resolveReady();
+    };
+    if (log === undefined) {
+      answer({ type: 'log.read', at: host.clock.exact(), repairId: effect.repairId, ok: false, errorName: 'NoLog' });
+      return;
+    }
+    log.read(this.settings.channel, effect.after).then(
+      (read) => {
+        const entries = read.entries.map((entry) => readPayload(entry.payload, false, this.inbox));
+        answer({ type: 'log.read', at: host.clock.exact(), repairId: effect.repairId, ok: true, epoch: read.epoch, head: read.head, covered: read.covered, entries });
+      },
+      (error: unknown) => answer({ type: 'log.read', at: host.clock.exact(), repairId: effect.repairId, ok: false, errorName: errorType(error) }),
+    );
   }
 
   private onStatus(change: TransportStatusChange): void {

@@ -106,7 +106,7 @@ export class Outbox<V> {
     } catch {
       return;
     }
-    this.settings.transport.publish(this.settings.channel, [payload]).catch(() => undefined);
+    this.settings.transport.publish(this.settings.channel, [payload], 'mark').catch(() => undefined);
   }
 
   /** Whether every invalidation handed to the outbox was carried by an accepted send. */

@@ -4,7 +4,7 @@
  * answers each with events (what happened) and effects (what the shell must
  * do). Each command carries its time: `decide` reads no clock.
  */
-import type { LinkReason, MessageRejectReason, RemoteSource } from './events.ts';
+import type { LinkReason, LogPosition, MessageRejectReason, RemoteSource } from './events.ts';
 
 /** A read (`get`, or `getSync` when `sync`) that the hit fast path did not answer. */
 export interface ReadCommand {
@@ -55,13 +55,41 @@ export interface UndecodableMessage {
   readonly detail: string;
 }
 
+/** Where a received payload sits in its channel's log: an entry of it, or a mark of its head (a heartbeat). */
+export interface ReceivedPosition extends LogPosition {
+  readonly entry: boolean;
+}
+
 /** A payload arrived on one of the cache's channels. */
 export interface ReceiveCommand {
   readonly type: 'receive';
   readonly at: number;
   readonly channel: string;
   readonly message: DecodedMessage | UndecodableMessage;
+  /** Its place in the channel's log, when the transport keeps one. */
+  readonly position?: ReceivedPosition;
 }
+
+/** The echo of this instance's own invalidation came back from a logged channel at `position` (it is not decoded again). */
+export interface EchoCommand {
+  readonly type: 'echo';
+  readonly at: number;
+  readonly position: ReceivedPosition;
+}
+
+/** The log read of a repair answered: the entries after the position it asked for, decoded, or the error's class name. */
+export type LogReadCommand =
+  | {
+      readonly type: 'log.read';
+      readonly at: number;
+      readonly repairId: number;
+      readonly ok: true;
+      readonly epoch: string;
+      readonly head: number;
+      readonly covered: boolean;
+      readonly entries: readonly (DecodedMessage | UndecodableMessage)[];
+    }
+  | { readonly type: 'log.read'; readonly at: number; readonly repairId: number; readonly ok: false; readonly errorName: string };
 
 /** The transport can (connected) or cannot (degraded) deliver peers' messages any more. */
 export interface LinkCommand {
@@ -136,4 +164,6 @@ export type Command<V> =
   | PublishSettledCommand
   | RetryCommand
   | BeatCommand
-  | AbandonCommand;
+  | AbandonCommand
+  | EchoCommand
+  | LogReadCommand;

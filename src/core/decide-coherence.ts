@@ -7,37 +7,58 @@
  * de-duplicated retry queue that overflows into one clear, retried when it can
  * succeed).
  */
-import type { AbandonCommand, BeatCommand, LinkCommand, PublishSettledCommand, ReceiveCommand, RetryCommand } from './commands.ts';
+import type { AbandonCommand, BeatCommand, LinkCommand, PublishSettledCommand, ReceiveCommand, ReceivedPosition, RetryCommand } from './commands.ts';
+import { afterConnect, gapAt, rejoinAfterGap, startRepair, withGapCheck, withPosition } from './decide-repair.ts';
 import { nothing, type Decision } from './decision.ts';
 import type { Effect } from './effects.ts';
-import type { CacheEvent, LinkReason } from './events.ts';
+import type { CacheEvent, LinkReason, MessageReceivedEvent, RemoteSource } from './events.ts';
 import type { CacheState } from './state.ts';
 
 /** A payload from the channel: rejected when undecodable or for another cache, its own heartbeat renews the lease, a peer's invalidation applies. */
 export function decideReceive<V>(state: CacheState<V>, command: ReceiveCommand): Decision<V> {
   const { message, at } = command;
-  if (!message.ok) return { events: [{ type: 'message.rejected', at, reason: message.reason, detail: message.detail }], effects: [] };
-  if (message.cache !== state.policy.name) {
-    return { events: [{ type: 'message.rejected', at, reason: 'other-cache', detail: `for cache ${JSON.stringify(message.cache.slice(0, 32))}` }], effects: [] };
+  // Positions count only where this instance keeps track of the log.
+  const position = state.policy.logged ? command.position : undefined;
+  if (!message.ok || message.cache !== state.policy.name) {
+    const rejected: CacheEvent<V>[] = [
+      message.ok
+        ? { type: 'message.rejected', at, reason: 'other-cache', detail: `for cache ${JSON.stringify(message.cache.slice(0, 32))}` }
+        : { type: 'message.rejected', at, reason: message.reason, detail: message.detail },
+    ];
+    return position === undefined ? { events: rejected, effects: [] } : withPosition(state, at, position, rejected);
   }
   const { remote } = message;
   const own = remote.instance === state.policy.instanceId;
-  if (message.op === 'beat') {
-    if (own) return remote.sentAt === undefined ? nothing() : renewLease(state, at, remote.sentAt);
-    return { events: [{ type: 'peer.heard', at, instance: remote.instance }], effects: [] };
-  }
+  if (message.op === 'beat') return decideBeatHeard(state, at, own, remote, position);
   // Its own message, or the legacy copy of what a v1 peer already said in the current format (heard once).
-  if (own || (message.legacy && state.peers.has(remote.instance))) return nothing();
+  if (own || (message.legacy && state.peers.has(remote.instance))) return position === undefined ? nothing() : withPosition(state, at, position, []);
   // Peers are known by their heartbeats; an invalidation adds no event for that (it is on the path the bound is measured on).
-  const events: CacheEvent<V>[] = [
-    { type: 'message.received', at, channel: command.channel, format: message.legacy ? 'legacy' : 'v1', op: message.op, keys: message.keys.length, remote },
-  ];
+  const received: MessageReceivedEvent = { type: 'message.received', at, channel: command.channel, format: message.legacy ? 'legacy' : 'v1', op: message.op, keys: message.keys.length, remote };
+  const events: CacheEvent<V>[] = [position === undefined ? received : { ...received, position: { epoch: position.epoch, seq: position.seq } }];
   if (message.op === 'clear') {
     events.push({ type: 'invalidated', scope: 'all', at, origin: 'remote', reason: 'explicit', remote });
   } else {
     for (const key of message.keys) events.push({ type: 'invalidated', scope: 'key', key, at, origin: 'remote', reason: 'explicit', remote });
   }
-  return { events, effects: [] };
+  return position === undefined ? { events, effects: [] } : withGapCheck(state, at, position, { events, effects: [] });
+}
+
+/**
+ * A heartbeat. Its own renews the lease, unless its mark shows the log got
+ * further than this instance applied (a message was lost: repair first) or a
+ * repair is under way. A peer's says the peer is live, and its mark may show
+ * a gap too; one without a mark, on a logged channel, means the log cannot
+ * cover that peer's messages.
+ */
+function decideBeatHeard<V>(state: CacheState<V>, at: number, own: boolean, remote: RemoteSource, position: ReceivedPosition | undefined): Decision<V> {
+  if (own) {
+    if (position !== undefined && gapAt(state, position) !== undefined) return withGapCheck(state, at, position, nothing());
+    if (state.repair !== undefined) return nothing();
+    return remote.sentAt === undefined ? nothing() : renewLease(state, at, remote.sentAt);
+  }
+  const heard: CacheEvent<V> =
+    state.policy.logged && position === undefined ? { type: 'peer.heard', at, instance: remote.instance, unlogged: true } : { type: 'peer.heard', at, instance: remote.instance };
+  return position === undefined ? { events: [heard], effects: [] } : withGapCheck(state, at, position, { events: [heard], effects: [] });
 }
 
 /**
@@ -51,7 +72,7 @@ function renewLease<V>(state: CacheState<V>, at: number, provenAt: number): Deci
   if (until <= at) return nothing();
   if (state.link === 'connected') return until > state.leaseUntil ? { events: [{ type: 'lease.renewed', at, provenAt, until }], effects: [] } : nothing();
   if (state.link === 'local') return nothing();
-  return connect(state, at, 'lease-renewed', until);
+  return state.gap ? rejoinAfterGap(state, at, 'lease-renewed', until) : connect(state, at, 'lease-renewed', until);
 }
 
 /**
@@ -62,10 +83,14 @@ function renewLease<V>(state: CacheState<V>, at: number, provenAt: number): Deci
  */
 export function decideLink<V>(state: CacheState<V>, command: LinkCommand): Decision<V> {
   const { at } = command;
-  if (command.status === 'connected') return state.link === 'connected' ? nothing() : connect(state, at, 'connected', at + state.policy.degradedTtl);
+  if (command.status === 'connected') {
+    if (state.link === 'connected' || state.repair?.inFlight === true) return nothing();
+    const leaseUntil = at + state.policy.degradedTtl;
+    return state.gap ? rejoinAfterGap(state, at, 'connected', leaseUntil) : connect(state, at, 'connected', leaseUntil);
+  }
   if (state.link === 'local') return command.reason === 'starting' ? degrade(state, at, 'starting', at) : nothing();
   // Already degraded: only a first sign that messages may have been lost changes anything.
-  if (state.link === 'degraded' && state.gap) return nothing();
+  if (state.link === 'degraded' && state.gap && state.repair === undefined) return nothing();
   return degrade(state, at, command.reason, state.link === 'degraded' ? (state.degradedSince ?? at) : state.leaseUntil - state.policy.degradedTtl);
 }
 
@@ -81,17 +106,18 @@ export function decideBeat<V>(state: CacheState<V>, command: BeatCommand): Decis
   if (state.link === 'connected' && at >= state.leaseUntil) events.push(...degrade(state, at, 'lease-expired', state.leaseUntil - state.policy.degradedTtl).events);
   const forgetBefore = at - 2 * state.policy.degradedTtl;
   for (const [instance, heardAt] of state.peers) if (heardAt < forgetBefore) events.push({ type: 'peer.lost', at, instance });
-  return { events, effects: [{ type: 'send-beat' }] };
+  const effects: Effect<V>[] = [{ type: 'send-beat' }];
+  // A repair whose read failed tries again.
+  if (state.repair !== undefined && !state.repair.inFlight) {
+    const retry = startRepair(state, at, state.repair.reason);
+    events.push(...retry.events);
+    effects.push(...retry.effects);
+  }
+  return { events, effects };
 }
 
 function connect<V>(state: CacheState<V>, at: number, reason: LinkReason, leaseUntil: number): Decision<V> {
-  const events: CacheEvent<V>[] = [{ type: 'link.changed', at, state: 'connected', reason, leaseUntil }];
-  // Anything cached or loading across a gap may have missed an invalidation.
-  if (state.gap && (state.entries.size > 0 || state.loads.size > 0)) events.push({ type: 'invalidated', scope: 'all', at, origin: 'local', reason: 'resync' });
-  const queue = state.retryQueue;
-  const effects: Effect<V>[] = queue.clear || queue.keys.size > 0 ? [{ type: 'flush' }] : [];
-  if (reason === 'connected') effects.push({ type: 'send-beat' });
-  return { events, effects };
+  return { events: [{ type: 'link.changed', at, state: 'connected', reason, leaseUntil }], effects: afterConnect(state, reason) };
 }
 
 function degrade<V>(state: CacheState<V>, at: number, reason: LinkReason, since: number): Decision<V> {

@@ -8,6 +8,7 @@
 import type { ClearCommand, Command, InvalidateCommand, ReadCommand, SetCommand } from './commands.ts';
 import { decideAbandon, decideBeat, decideLink, decidePublishSettled, decideReceive, decideRetry } from './decide-coherence.ts';
 import { decideLoadSettled, decideLoadTimeout } from './decide-loads.ts';
+import { decideEcho, decideLogRead } from './decide-repair.ts';
 import type { Decision } from './decision.ts';
 import type { Effect } from './effects.ts';
 import type { CacheEvent, MissReason } from './events.ts';
@@ -42,6 +43,10 @@ export function decide<V>(state: CacheState<V>, command: Command<V>): Decision<V
       return decideBeat(state, command);
     case 'abandon':
       return decideAbandon(state, command);
+    case 'echo':
+      return decideEcho(state, command);
+    case 'log.read':
+      return decideLogRead(state, command);
     default:
       return assertNever(command);
   }

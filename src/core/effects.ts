@@ -3,6 +3,7 @@
  * cannot perform (calling a loader, answering callers, sending, arming a
  * timer). The shell runs them in order, after the decision's events.
  */
+import type { LogPosition } from './events.ts';
 
 export type Effect<V> =
   /** Answer the caller of this read with a cached value. */
@@ -25,7 +26,9 @@ export type Effect<V> =
   /** Fire a `retry` command after `afterMs` (one timer at a time). */
   | { readonly type: 'arm-retry'; readonly afterMs: number }
   /** Publish a heartbeat on the channel (its echo renews the lease). */
-  | { readonly type: 'send-beat' };
+  | { readonly type: 'send-beat' }
+  /** Read the channel's log after `after` for repair `repairId`, and answer with a `log.read` command. */
+  | { readonly type: 'read-log'; readonly repairId: number; readonly after: LogPosition | undefined };
 
 /** How a load's callers are answered. */
 export type LoadResult<V> =

@@ -20,6 +20,8 @@ export class EntryTable<V> {
   private keys: (string | undefined)[] = [];
   private values: (V | undefined)[] = [];
   private expiry = new Float64Array(INITIAL_SLOTS);
+  /** Each slot's expiry before the degraded bound lowered it; only while some entry is capped. */
+  private uncapped: Float64Array | undefined;
   private next = new Int32Array(INITIAL_SLOTS);
   private prev = new Int32Array(INITIAL_SLOTS);
   private status = new Uint8Array(INITIAL_SLOTS);
@@ -73,8 +75,12 @@ export class EntryTable<V> {
     this.linkAtTail(slot);
   }
 
-  /** Writes a live entry, reusing the key's slot when it has one, and marks it most recently used. */
-  put(key: string, value: V, expiresAt: number): void {
+  /**
+   * Writes a live entry, reusing the key's slot when it has one, and marks it
+   * most recently used. `uncappedExpiresAt` is its expiry without the degraded
+   * bound, which `liftCaps` restores.
+   */
+  put(key: string, value: V, expiresAt: number, uncappedExpiresAt = expiresAt): void {
     let slot = this.slotOf.get(key);
     if (slot === undefined) {
       slot = this.allocate();
@@ -89,6 +95,7 @@ export class EntryTable<V> {
     this.values[slot] = value;
     this.expiry[slot] = expiresAt;
     this.status[slot] = LIVE;
+    if (this.uncapped !== undefined || uncappedExpiresAt !== expiresAt) (this.uncapped ??= this.expiry.slice())[slot] = uncappedExpiresAt;
   }
 
   /**
@@ -121,9 +128,18 @@ export class EntryTable<V> {
 
   /** Lowers every live entry's expiry to at most `latest` (degraded mode bounds how long entries live). */
   capExpiry(latest: number): void {
+    this.uncapped ??= this.expiry.slice();
     for (let slot = this.head; slot !== NIL; slot = this.next[slot] as number) {
       if ((this.expiry[slot] as number) > latest) this.expiry[slot] = latest;
     }
+  }
+
+  /** Gives every entry back the expiry it had before the degraded bound lowered it (a repair proved nothing was missed). */
+  liftCaps(): void {
+    const uncapped = this.uncapped;
+    if (uncapped === undefined) return;
+    for (let slot = this.head; slot !== NIL; slot = this.next[slot] as number) this.expiry[slot] = uncapped[slot] as number;
+    this.uncapped = undefined;
   }
 
   /** Forgets a key and frees its slot. */
@@ -145,6 +161,7 @@ export class EntryTable<V> {
     this.keys = [];
     this.values = [];
     this.freeSlots.length = 0;
+    this.uncapped = undefined;
     this.head = this.tail = NIL;
     this.slotsInUse = 0;
     this.invalidatedSlots = 0;
@@ -175,6 +192,7 @@ export class EntryTable<V> {
   private grow(): void {
     const capacity = this.expiry.length * 2;
     this.expiry = copyInto(new Float64Array(capacity), this.expiry);
+    if (this.uncapped !== undefined) this.uncapped = copyInto(new Float64Array(capacity), this.uncapped);
     this.next = copyInto(new Int32Array(capacity), this.next);
     this.prev = copyInto(new Int32Array(capacity), this.prev);
     this.status = copyInto(new Uint8Array(capacity), this.status);

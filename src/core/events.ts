@@ -7,6 +7,7 @@
  * Every event carries `at`: the cache clock (ms, `Date.now()`-based) when it was
  * decided. `evolve` never reads a clock: time only travels inside events.
  */
+import type { LogAdvancedEvent, LogPosition, RepairFailedEvent, RepairStartedEvent, ResyncedEvent } from './log-events.ts';
 
 /** Why a read missed. */
 export type MissReason = 'absent' | 'expired' | 'invalidated';
@@ -110,6 +111,8 @@ export interface StoredEvent<V = unknown> {
   readonly key: string;
   readonly at: number;
   readonly expiresAt: number;
+  /** Its ttl's end, when the degraded bound set an earlier `expiresAt` (a repair that finds nothing missed restores it). */
+  readonly ttlExpiresAt?: number;
   readonly source: StoreSource;
   readonly value: V;
 }
@@ -281,6 +284,8 @@ export interface MessageReceivedEvent {
   readonly keys: number;
   /** Publisher, its clock and trace, shared by the `invalidated` events that follow. */
   readonly remote: RemoteSource;
+  /** Its place in the channel's log, when the transport keeps one. */
+  readonly position?: LogPosition;
 }
 
 /** `close()` could not deliver these invalidations within its deadline: they leave the retry queue, and `close()` rejects naming them. */
@@ -300,6 +305,8 @@ export interface PeerHeardEvent {
   readonly type: 'peer.heard';
   readonly at: number;
   readonly instance: string;
+  /** Its heartbeat carried no log position: it publishes without the log, so the log cannot cover a gap. */
+  readonly unlogged?: true;
 }
 
 /** An instance was not heard for 2 × degradedTtl: it is no longer counted among the live peers. */
@@ -308,6 +315,8 @@ export interface PeerLostEvent {
   readonly at: number;
   readonly instance: string;
 }
+
+export type { FullResyncCause, LogAdvancedEvent, LogPosition, RepairFailedEvent, RepairReason, RepairStartedEvent, ResyncedEvent } from './log-events.ts';
 
 /** Every event the cache can emit. */
 export type CacheEvent<V = unknown> =
@@ -331,7 +340,11 @@ export type CacheEvent<V = unknown> =
   | MessageReceivedEvent
   | PublishedEvent
   | PublishFailedEvent
-  | PublishAbandonedEvent;
+  | PublishAbandonedEvent
+  | RepairStartedEvent
+  | RepairFailedEvent
+  | ResyncedEvent
+  | LogAdvancedEvent;
 
 export type CacheEventType = CacheEvent['type'];
 

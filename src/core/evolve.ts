@@ -4,10 +4,13 @@
  * and, for speed, updates the state it is given in place and returns it: the
  * state belongs to the fold.
  */
-import type { CacheEvent } from './events.ts';
+import type { CacheEvent, LogPosition } from './events.ts';
 import { findLoad, initialState, type CacheState, type Policy } from './state.ts';
 
 /** The fold of a hit, shared with the hit fast path that applies it without building the event. */
+/** How many positions past a gap are remembered while it is repaired. */
+const MAX_AHEAD = 1024;
+
 export function applyHit<V>(state: CacheState<V>, slot: number): void {
   state.entries.touch(slot);
 }
@@ -22,8 +25,29 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
     case 'miss':
     case 'load.discarded':
     case 'message.rejected':
-    case 'message.received':
       // Decisions that change no state: projections count them.
+      return state;
+    case 'message.received':
+      if (event.position !== undefined) advanceLog(state, event.position);
+      // Without a position on a logged channel, the log cannot vouch for what a gap missed.
+      else if (state.log !== undefined) state.unlogged = true;
+      return state;
+    case 'log.advanced':
+      advanceLog(state, event.position);
+      return state;
+    case 'repair.started':
+      state.repair = { repairId: event.repairId, reason: event.reason, since: state.repair?.since ?? event.at, inFlight: true };
+      if (event.repairId > state.lastRepairId) state.lastRepairId = event.repairId;
+      return state;
+    case 'repair.failed':
+      if (state.repair?.repairId === event.repairId) state.repair.inFlight = false;
+      return state;
+    case 'resynced':
+      if (event.head !== undefined) moveCursor(state, event.head);
+      state.repair = undefined;
+      if (event.mode === 'full') state.unlogged = false;
+      // The log vouched for every entry: the degraded bound no longer applies to them.
+      else state.entries.liftCaps();
       return state;
     case 'load.started': {
       const record = {
@@ -61,7 +85,7 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       return state;
     }
     case 'stored':
-      state.entries.put(event.key, event.value, event.expiresAt);
+      state.entries.put(event.key, event.value, event.expiresAt, event.ttlExpiresAt);
       fenceLoads(state, event.key, 'superseded');
       return state;
     case 'expired':
@@ -87,15 +111,21 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
         state.leaseUntil = event.leaseUntil ?? Infinity;
         state.degradedSince = undefined;
         state.gap = false;
+        state.wasConnected = true;
       } else {
         state.leaseUntil = Infinity;
         state.degradedSince = event.since ?? event.at;
-        if (event.reason !== 'lease-expired') state.gap = true;
+        if (event.reason !== 'lease-expired') {
+          state.gap = true;
+          // A log read in flight answers for a link that is gone.
+          state.repair = undefined;
+        }
       }
       if (event.entriesExpireBy !== undefined) state.entries.capExpiry(event.entriesExpireBy);
       return state;
     case 'peer.heard':
       state.peers.set(event.instance, event.at);
+      if (event.unlogged === true) state.unlogged = true;
       return state;
     case 'peer.lost':
       state.peers.delete(event.instance);
@@ -140,6 +170,30 @@ function fenceLoads<V>(state: CacheState<V>, key: string | undefined, reason: 'i
   for (const group of groups) {
     for (const load of group) load.fencedBy ??= reason;
   }
+}
+
+/** The log is applied through `position` when it follows the last entry applied (and through what was received beyond it meanwhile). */
+function advanceLog<V>(state: CacheState<V>, position: LogPosition): void {
+  const cursor = state.log;
+  if (cursor === undefined || cursor.epoch !== position.epoch || position.seq <= cursor.applied) return;
+  if (position.seq > cursor.applied + 1) {
+    // Beyond a gap: remembered (boundedly) so the cursor can pass it once the gap is repaired.
+    if (cursor.ahead.size < MAX_AHEAD) cursor.ahead.add(position.seq);
+    return;
+  }
+  cursor.applied = position.seq;
+  while (cursor.ahead.delete(cursor.applied + 1)) cursor.applied++;
+}
+
+/** A repair applied the log through `head`. */
+function moveCursor<V>(state: CacheState<V>, head: LogPosition): void {
+  const previous = state.log;
+  const cursor = { epoch: head.epoch, applied: head.seq, ahead: new Set<number>() };
+  if (previous !== undefined && previous.epoch === head.epoch) {
+    for (const seq of previous.ahead) if (seq > head.seq) cursor.ahead.add(seq);
+  }
+  while (cursor.ahead.delete(cursor.applied + 1)) cursor.applied++;
+  state.log = cursor;
 }
 
 /** Folds `events` into `state` (a fresh initial state by default). */

@@ -40,6 +40,12 @@ export interface CacheSnapshot<V> {
   readonly peers: readonly { readonly instance: string; readonly heardAt: number }[];
   /** Keys waiting for a publish retry, sorted; `clear` when a clear is owed instead. */
   readonly retryQueue: { readonly keys: readonly string[]; readonly clear: boolean };
+  /** Where it stands in the channel's log (with a transport that keeps one): applied through `seq`, and positions received past a gap. */
+  readonly log: { readonly epoch: string; readonly seq: number; readonly ahead: readonly number[] } | undefined;
+  /** The repair under way. */
+  readonly repair: { readonly repairId: number; readonly reason: string; readonly since: number; readonly inFlight: boolean } | undefined;
+  /** A message without a log position arrived since the last full resync. */
+  readonly unlogged: boolean;
 }
 
 export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
@@ -55,6 +61,9 @@ export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
       .sort((a, b) => a.loadId - b.loadId),
     peers: [...state.peers].map(([instance, heardAt]) => ({ instance, heardAt })).sort((a, b) => (a.instance < b.instance ? -1 : 1)),
     retryQueue: { keys: [...state.retryQueue.keys].sort(), clear: state.retryQueue.clear },
+    log: state.log === undefined ? undefined : { epoch: state.log.epoch, seq: state.log.applied, ahead: [...state.log.ahead].sort((a, b) => a - b) },
+    repair: state.repair === undefined ? undefined : { ...state.repair },
+    unlogged: state.unlogged,
   };
 }
 

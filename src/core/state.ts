@@ -4,7 +4,7 @@
  * in flight with their fences and waiters, the link, and the retry queue.
  */
 import { EntryTable } from './entry-table.ts';
-import type { LinkState } from './events.ts';
+import type { LinkState, RepairReason } from './events.ts';
 
 /** A load in flight, as the fold knows it. */
 export interface LoadRecord {
@@ -29,6 +29,25 @@ export interface RetryQueue {
   clear: boolean;
 }
 
+/** Where this instance stands in its channel's log (only with a transport that keeps one). */
+export interface LogCursor {
+  readonly epoch: string;
+  /** Every entry up to here has been applied. */
+  applied: number;
+  /** Entries received beyond `applied + 1` (a gap lies before them), so `applied` can move past them once the gap is filled. */
+  readonly ahead: Set<number>;
+}
+
+/** A repair reading the log. */
+export interface Repair {
+  readonly repairId: number;
+  readonly reason: RepairReason;
+  /** When the gap it repairs was found (reconnected: the moment of the subscription, which the lease after it counts from). */
+  readonly since: number;
+  /** Its read is outstanding (false after it failed, until the next heartbeat tries again). */
+  inFlight: boolean;
+}
+
 /** The settings decisions depend on (fixed for a cache's life). */
 export interface Policy {
   /** The cache's name: messages for another cache are rejected. */
@@ -41,6 +60,8 @@ export interface Policy {
   readonly degradedTtl: number;
   readonly maxQueuedKeys: number;
   readonly retryInterval: number;
+  /** The transport keeps a log of the channel: a gap is repaired by reading it. */
+  readonly logged: boolean;
 }
 
 /**
@@ -63,6 +84,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   degradedTtl: 5_000,
   maxQueuedKeys: 10_000,
   retryInterval: 1_000,
+  logged: false,
 });
 
 export interface CacheState<V> {
@@ -87,6 +109,16 @@ export interface CacheState<V> {
   readonly retryQueue: RetryQueue;
   /** Other instances heard on the channel, by instance id: when last heard. */
   readonly peers: Map<string, number>;
+  /** Where this instance stands in the channel's log; undefined until a repair has read it. */
+  log: LogCursor | undefined;
+  /** The repair under way, if any. */
+  repair: Repair | undefined;
+  /** The highest repair id handed out. */
+  lastRepairId: number;
+  /** A message without a log position arrived since the last full resync: the log may not cover a gap, so the next repair is full. */
+  unlogged: boolean;
+  /** The link has been connected at least once (a first resync is not a recovery). */
+  wasConnected: boolean;
 }
 
 export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> {
@@ -101,6 +133,11 @@ export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> 
     lastLoadId: 0,
     retryQueue: { keys: new Set(), clear: false },
     peers: new Map(),
+    log: undefined,
+    repair: undefined,
+    lastRepairId: 0,
+    unlogged: false,
+    wasConnected: false,
   };
 }
 

@@ -21,10 +21,10 @@ export function storeEvents<V>(state: CacheState<V>, key: string, value: V, ttl:
       events.push({ type: 'evicted', key: entries.key(victim), at, reason: entries.isLive(victim) ? 'capacity' : 'tombstone' });
     }
   }
-  let expiresAt = at + ttl;
+  const ttlExpiresAt = at + ttl;
   // Connected, the lease bounds what is served; degraded, the value's own expiry must.
-  if (state.link === 'degraded') expiresAt = Math.min(expiresAt, Math.max(readAt, unheardSince(state)) + policy.degradedTtl);
-  events.push({ type: 'stored', key, at, expiresAt, source, value });
+  const expiresAt = state.link === 'degraded' ? Math.min(ttlExpiresAt, Math.max(readAt, unheardSince(state)) + policy.degradedTtl) : ttlExpiresAt;
+  events.push(expiresAt === ttlExpiresAt ? { type: 'stored', key, at, expiresAt, source, value } : { type: 'stored', key, at, expiresAt, ttlExpiresAt, source, value });
   return events;
 }
 

@@ -23,8 +23,12 @@ export interface CacheCounters {
   /** Values pushed out by `maxEntries` (reclaimed invalidation tombstones are not counted). */
   evicted: number;
   invalidated: Record<InvalidationOrigin, { key: number; all: number }>;
-  /** `invalidated` with reason `resync`: everything invalidated after a transport gap. */
-  resyncs: number;
+  /** `resynced`: gaps repaired, by mode (exact from the log, or full). */
+  resynced: { exact: number; full: number };
+  /** `resynced.dropped`: live entries those repairs dropped, by mode. */
+  resyncedDropped: { exact: number; full: number };
+  /** `repair.failed`: log reads that failed (the next heartbeat tries again). */
+  repairFailed: number;
   cleared: number;
   /** Invalidation messages sent, and the keys they carried. */
   published: { messages: number; keys: number };
@@ -52,7 +56,9 @@ export function zeroCounters(): CacheCounters {
     expired: 0,
     evicted: 0,
     invalidated: { local: { key: 0, all: 0 }, remote: { key: 0, all: 0 } },
-    resyncs: 0,
+    resynced: { exact: 0, full: 0 },
+    resyncedDropped: { exact: 0, full: 0 },
+    repairFailed: 0,
     cleared: 0,
     published: { messages: 0, keys: 0 },
     publishFailed: 0,
@@ -120,7 +126,13 @@ export class StatsProjection {
         return;
       case 'invalidated':
         c.invalidated[event.origin][event.scope]++;
-        if (event.reason === 'resync') c.resyncs++;
+        return;
+      case 'resynced':
+        c.resynced[event.mode]++;
+        c.resyncedDropped[event.mode] += event.dropped;
+        return;
+      case 'repair.failed':
+        c.repairFailed++;
         return;
       case 'cleared':
         c.cleared++;
@@ -145,6 +157,8 @@ export class StatsProjection {
       case 'lease.renewed':
       case 'peer.heard':
       case 'peer.lost':
+      case 'repair.started':
+      case 'log.advanced':
         return;
       default:
         return assertNever(event);

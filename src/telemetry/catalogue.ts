@@ -21,7 +21,6 @@
  * - `requests` (`hits`, `misses`) and `loads` (`loads.ok|error|timeout`): the
  *   OpenTelemetry shape for operations, one plural instrument with the result
  *   as an attribute; each folds two events, so no one type can name it.
- * - `resyncs`: `invalidated` with reason `resync`, named by that reason.
  * - `link.degradations` (`degradations`): the rule's `coherent_cache.link.degraded`
  *   is the gauge's name, and two instruments cannot share one.
  * - gauges and histograms: they measure a state or a duration, not an event count.
@@ -173,14 +172,40 @@ export const INVALIDATED: CounterMetric = {
   ],
 };
 
-export const RESYNCS: CounterMetric = {
+export const RESYNCED: CounterMetric = {
   kind: 'counter',
-  name: 'coherent_cache.resyncs',
-  prometheusName: 'coherent_cache_resyncs_total',
-  description: 'Times everything was dropped because the link came back after a gap',
+  name: 'coherent_cache.resynced',
+  prometheusName: 'coherent_cache_resynced_total',
+  description: 'Gaps in the link repaired, by mode: exact (only the keys the log says were invalidated were dropped) or full (everything was dropped)',
   unit: '{resync}',
+  labels: ['mode'],
+  read: (s) => [
+    [{ mode: 'exact' }, s.resynced.exact],
+    [{ mode: 'full' }, s.resynced.full],
+  ],
+};
+
+export const RESYNCED_DROPPED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.resynced.dropped',
+  prometheusName: 'coherent_cache_resynced_dropped_total',
+  description: 'Live entries dropped by gap repairs, by mode (each one is a load the next read pays)',
+  unit: '{entry}',
+  labels: ['mode'],
+  read: (s) => [
+    [{ mode: 'exact' }, s.resyncedDropped.exact],
+    [{ mode: 'full' }, s.resyncedDropped.full],
+  ],
+};
+
+export const REPAIR_FAILED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.repair.failed',
+  prometheusName: 'coherent_cache_repair_failed_total',
+  description: 'Reads of the log for a gap repair that failed (retried at the next heartbeat; meanwhile the lease is not renewed)',
+  unit: '{read}',
   labels: [],
-  read: (s) => one(s.resyncs),
+  read: (s) => one(s.repairFailed),
 };
 
 export const DEGRADATIONS: CounterMetric = {
@@ -313,7 +338,9 @@ export const COUNTERS: readonly CounterMetric[] = [
   EXPIRED,
   EVICTED,
   INVALIDATED,
-  RESYNCS,
+  RESYNCED,
+  RESYNCED_DROPPED,
+  REPAIR_FAILED,
   DEGRADATIONS,
   PUBLISHED,
   PUBLISH_FAILED,

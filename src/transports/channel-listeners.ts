@@ -1,5 +1,5 @@
 /** The listeners of each channel a transport subscribed to: the bookkeeping every transport shares. */
-import { deliverPayload, type PayloadListener } from './transport.ts';
+import { deliverPayload, type DeliveredPosition, type PayloadListener } from './transport.ts';
 
 export class ChannelListeners {
   private readonly byChannel = new Map<string, Set<PayloadListener>>();
@@ -29,8 +29,8 @@ export class ChannelListeners {
   }
 
   /** Hands `payload` to the channel's listeners (see deliverPayload). */
-  deliver(channel: string, payload: string): void {
-    deliverPayload(this.byChannel.get(channel), payload);
+  deliver(channel: string, payload: string, position?: DeliveredPosition): void {
+    deliverPayload(this.byChannel.get(channel), payload, position);
   }
 
   channels(): IterableIterator<string> {

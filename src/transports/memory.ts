@@ -4,13 +4,37 @@
  * is one endpoint on a `MemoryBus`; `disconnect()` / `reconnect()` simulate a
  * network fault (the endpoint neither sends nor receives meanwhile). Closed,
  * it stays closed: it neither subscribes, sends, receives nor reconnects.
+ * With `log`, the bus keeps each channel's log, as a Redis server does for the
+ * Redis transport, so a gap is repaired by reading it.
  */
 import { StatusBroadcaster, WritableSignal } from './status-listeners.ts';
 import { ChannelListeners } from './channel-listeners.ts';
-import { type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportSubscription } from './transport.ts';
+import { ChannelLog, resolveRetention, type LogRetention, type ResolvedRetention } from './channel-log.ts';
+import {
+  type DeliveredPosition,
+  type PayloadListener,
+  type PublishKind,
+  type StatusListener,
+  type Transport,
+  type TransportLog,
+  type TransportStatus,
+  type TransportSubscription,
+} from './transport.ts';
+
+export interface MemoryBusOptions {
+  /** Keep a log of every channel, so caches repair a gap by reading it (see TransportLog). Default off. */
+  log?: boolean | LogRetention;
+}
 
 export class MemoryBus {
   private readonly channels = new Map<string, Set<MemoryTransport>>();
+  private readonly logs = new Map<string, ChannelLog>();
+  /** @internal The log's bounds; undefined when the bus keeps no log. */
+  readonly retention: ResolvedRetention | undefined;
+
+  constructor(options: MemoryBusOptions = {}) {
+    this.retention = resolveRetention('log', options.log);
+  }
 
   /** A new endpoint on this bus. */
   transport(): MemoryTransport {
@@ -33,12 +57,30 @@ export class MemoryBus {
   }
 
   /** @internal Delivers after the publisher's tick, as a network would, never inside its call. */
-  broadcast(channel: string, payloads: readonly string[]): void {
+  broadcast(channel: string, payloads: readonly string[], kind: PublishKind): void {
     const members = [...(this.channels.get(channel) ?? [])];
+    const log = this.logOf(channel);
+    const positions = log === undefined ? undefined : payloads.map((payload) => (kind === 'entry' ? log.append(payload) : log.mark()));
     // A promise job, not queueMicrotask: sinon's default fake timers hold queueMicrotask until the test ticks.
     void Promise.resolve().then(() => {
-      for (const member of members) for (const payload of payloads) member.receive(channel, payload);
+      for (const member of members) for (const [index, payload] of payloads.entries()) member.receive(channel, payload, positions?.[index]);
     });
+  }
+
+  /** @internal */
+  logOf(channel: string): ChannelLog | undefined {
+    if (this.retention === undefined) return undefined;
+    let log = this.logs.get(channel);
+    if (log === undefined) {
+      log = new ChannelLog(this.retention);
+      this.logs.set(channel, log);
+    }
+    return log;
+  }
+
+  /** Forgets every channel's log and starts new epochs, as a server that restarted without persistence would. */
+  resetLogs(): void {
+    for (const log of this.logs.values()) log.reset();
   }
 }
 
@@ -48,7 +90,19 @@ export class MemoryTransport implements Transport {
   private readonly writable = new WritableSignal();
   private readonly listeners = new ChannelListeners();
 
-  constructor(private readonly bus: MemoryBus) {}
+  readonly log: TransportLog | undefined;
+
+  constructor(private readonly bus: MemoryBus) {
+    this.log =
+      bus.retention === undefined
+        ? undefined
+        : {
+            read: (channel, after) => {
+              if (this.status !== 'connected') return Promise.reject(new Error(`memory transport is ${this.status}`));
+              return Promise.resolve((bus.logOf(channel) as ChannelLog).read(after));
+            },
+          };
+  }
 
   get status(): TransportStatus {
     return this.statuses.status;
@@ -66,9 +120,9 @@ export class MemoryTransport implements Transport {
     });
   }
 
-  publish(channel: string, payloads: readonly string[]): Promise<void> {
+  publish(channel: string, payloads: readonly string[], kind: PublishKind = 'entry'): Promise<void> {
     if (this.status !== 'connected') return Promise.reject(new Error(`memory transport is ${this.status}`));
-    this.bus.broadcast(channel, payloads);
+    this.bus.broadcast(channel, payloads, kind);
     return Promise.resolve();
   }
 
@@ -102,8 +156,8 @@ export class MemoryTransport implements Transport {
   }
 
   /** @internal */
-  receive(channel: string, payload: string): void {
+  receive(channel: string, payload: string, position: DeliveredPosition | undefined): void {
     if (this.status !== 'connected') return;
-    this.listeners.deliver(channel, payload);
+    this.listeners.deliver(channel, payload, position);
   }
 }

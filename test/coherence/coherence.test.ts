@@ -11,6 +11,7 @@ import { encodeMessage } from '../../src/protocol/writer.ts';
 import { MAX_AWAITED_ECHO_LENGTH, MAX_AWAITED_ECHOES } from '../../src/coherence/echoes.ts';
 import { rejectionOf } from '../support/rejection.ts';
 import { waitForEvent } from '../support/wait-for-event.ts';
+import type { PublishKind } from '../../src/transports/transport.ts';
 
 /** Lets queued microtasks (coalescing, in-memory delivery) run. */
 async function settle(): Promise<void> {
@@ -23,7 +24,7 @@ function isBeat(payload: string): boolean {
 }
 
 /** The calls of a `publish` spy that carried invalidations, not heartbeats. */
-function invalidationCalls(publish: sinon.SinonSpy<[string, readonly string[]], Promise<void>>) {
+function invalidationCalls(publish: sinon.SinonSpy<[channel: string, payloads: readonly string[], kind?: PublishKind | undefined], Promise<void>>) {
   return publish.getCalls().filter((call) => !call.args[1].every(isBeat));
 }
 
@@ -164,8 +165,8 @@ describe('coherence over the in-memory transport', () => {
     const [payload] = sent as [string];
     // The same message spelled differently is not an exact echo: it is decoded, then skipped by its origin.
     const respelled = JSON.stringify(JSON.parse(payload), null, 1);
-    expect(await decodes(() => transport.receive('coherent-cache:config', payload))).to.equal(false);
-    expect(await decodes(() => transport.receive('coherent-cache:config', respelled))).to.equal(true);
+    expect(await decodes(() => transport.receive('coherent-cache:config', payload, undefined))).to.equal(false);
+    expect(await decodes(() => transport.receive('coherent-cache:config', respelled, undefined))).to.equal(true);
     expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
   });
 
@@ -187,8 +188,8 @@ describe('coherence over the in-memory transport', () => {
     await cache.invalidate('short');
     const [long, short] = sent as [string, string];
     expect(long.length).to.be.above(MAX_AWAITED_ECHO_LENGTH);
-    expect(await decodes(() => transport.receive('coherent-cache:config', long))).to.equal(true);
-    expect(await decodes(() => transport.receive('coherent-cache:config', short))).to.equal(false);
+    expect(await decodes(() => transport.receive('coherent-cache:config', long, undefined))).to.equal(true);
+    expect(await decodes(() => transport.receive('coherent-cache:config', short, undefined))).to.equal(false);
     expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
   });
 
@@ -196,8 +197,8 @@ describe('coherence over the in-memory transport', () => {
     const { cache, transport, sent } = await silentInstance();
     const seen = events(cache);
     for (let i = 0; i <= MAX_AWAITED_ECHOES; i++) await cache.invalidate(`k${i}`);
-    expect(await decodes(() => transport.receive('coherent-cache:config', sent[sent.length - 1] as string)), 'the newest is still awaited').to.equal(false);
-    expect(await decodes(() => transport.receive('coherent-cache:config', sent[0] as string)), 'the oldest was forgotten, so it is decoded').to.equal(true);
+    expect(await decodes(() => transport.receive('coherent-cache:config', sent[sent.length - 1] as string, undefined)), 'the newest is still awaited').to.equal(false);
+    expect(await decodes(() => transport.receive('coherent-cache:config', sent[0] as string, undefined)), 'the oldest was forgotten, so it is decoded').to.equal(true);
     // Either way it is this instance's own message: nothing is dropped for it.
     expect(seen.filter((e) => e.type === 'invalidated' && e.origin === 'remote')).to.deep.equal([]);
   });
@@ -386,7 +387,8 @@ describe('coherence over the in-memory transport', () => {
       expect(b.has('late')).to.equal(false);
       const resync = b.recentEvents().find((e) => e.type === 'invalidated' && e.reason === 'resync');
       expect(resync).to.include({ scope: 'all', origin: 'local' });
-      expect(b.stats()).to.include({ resyncs: 1, degradations: 1 });
+      expect(b.stats()).to.include({ degradations: 1 });
+      expect(b.stats().resynced).to.deep.equal({ exact: 0, full: 1 });
       // Connected again: the normal ttl applies, under a lease its heartbeats keep renewing (their echoes need promise jobs: tickAsync).
       b.set('after', 'v');
       await clock.tickAsync(30_000);
@@ -403,7 +405,7 @@ describe('coherence over the in-memory transport', () => {
       expect(b.recentEvents().findLast((e) => e.type === 'link.changed' && e.state === 'degraded')).to.include({ reason: 'lease-expired' });
       await clock.tickAsync(300);
       expect(b.snapshot().link, 'the next heartbeat renewed it').to.equal('connected');
-      expect(b.stats().resyncs, 'a lapse loses no message: no resync').to.equal(0);
+      expect(b.stats().resynced, 'a lapse loses no message: no resync').to.deep.equal({ exact: 0, full: 0 });
     });
 
     it('a failed publish drops locally at once, queues the key and sends it on reconnect', async () => {

@@ -187,10 +187,11 @@ describe('decide: invalidations and the link', () => {
 
   it('regaining the link after a gap drops what was cached or loading meanwhile, sends the retry queue and a heartbeat, under a new lease', () => {
     const failed: CacheEvent<string> = { type: 'publish.failed', at: 5, keys: ['q'], clear: false, errorName: 'Error', overflowed: false };
-    expect(given([degraded(0), stored('k', 1, 50), failed]).when({ type: 'link', at: 10, status: 'connected', reason: 'connected' })).to.deep.equal({
+    expect(given([connected(0), degraded(0), stored('k', 1, 50), failed]).when({ type: 'link', at: 10, status: 'connected', reason: 'connected' })).to.deep.equal({
       events: [
         { type: 'link.changed', at: 10, state: 'connected', reason: 'connected', leaseUntil: 60 },
         { type: 'invalidated', scope: 'all', at: 10, origin: 'local', reason: 'resync' },
+        { type: 'resynced', at: 10, mode: 'full', cause: 'no-log', missed: 0, keys: 0, dropped: 1 },
       ],
       effects: [{ type: 'flush' }, { type: 'send-beat' }],
     });

@@ -10,21 +10,43 @@
  * receives (what was in flight to it is lost). A message is only ever lost
  * with its link: a dropped message breaks its recipient's link, as a lost
  * connection is the only way a message goes missing on a real server.
+ *
+ * With a log (`new ControlledBus({ log })`), the bus is also the server that
+ * keeps each channel's log and numbers what is published, and the faults the
+ * log repairs become possible: a message lost while its link stays up, one
+ * delivered out of order, and a log that starts again in a new epoch.
  */
 import { ChannelListeners } from '../../src/transports/channel-listeners.ts';
 import { StatusBroadcaster, WritableSignal } from '../../src/transports/status-listeners.ts';
-import { type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportSubscription } from '../../src/transports/transport.ts';
+import { ChannelLog, type ResolvedRetention } from '../../src/transports/channel-log.ts';
+import {
+  type DeliveredPosition,
+  type PayloadListener,
+  type PublishKind,
+  type StatusListener,
+  type Transport,
+  type TransportLog,
+  type TransportStatus,
+  type TransportSubscription,
+} from '../../src/transports/transport.ts';
 
 export interface InFlight {
   readonly from: ControlledEndpoint;
   readonly to: ControlledEndpoint;
   readonly channel: string;
   readonly payload: string;
+  readonly position: DeliveredPosition | undefined;
 }
 
 export class ControlledBus {
   readonly endpoints: ControlledEndpoint[] = [];
   readonly inFlight: InFlight[] = [];
+  private readonly logs = new Map<string, ChannelLog>();
+  readonly retention: ResolvedRetention | undefined;
+
+  constructor(options: { log?: ResolvedRetention } = {}) {
+    this.retention = options.log;
+  }
   /** Called for every payload an endpoint publishes (once, not per recipient). */
   onPublish: ((from: ControlledEndpoint, channel: string, payload: string) => void) | undefined;
 
@@ -44,8 +66,49 @@ export class ControlledBus {
   /** Delivers the next message of the recipient of the message at `index`; returns it, or undefined when nothing is in flight. */
   deliver(index: number): InFlight | undefined {
     const message = this.take(index);
-    message?.to.receive(message.channel, message.payload);
+    message?.to.receive(message.channel, message.payload, message.position);
     return message;
+  }
+
+  /** Delivers the message at `index` itself, ahead of whatever its recipient waits for before it (only a logged bus reorders). */
+  deliverOutOfOrder(index: number): InFlight | undefined {
+    if (this.inFlight.length === 0 || this.retention === undefined) return undefined;
+    const [message] = this.inFlight.splice(index % this.inFlight.length, 1) as [InFlight];
+    message.to.receive(message.channel, message.payload, message.position);
+    return message;
+  }
+
+  /**
+   * Loses the log entries (not the heartbeat marks, whose loss nothing would
+   * notice) on their way to the recipient of the message at `index` (the
+   * next one, or all of them), while the link stays up: only a logged bus,
+   * whose log can repair it.
+   */
+  loseQuietly(index: number, all = false): void {
+    if (this.retention === undefined || this.inFlight.length === 0) return;
+    const to = (this.inFlight[index % this.inFlight.length] as InFlight).to;
+    for (let i = 0; i < this.inFlight.length; i++) {
+      const message = this.inFlight[i] as InFlight;
+      if (message.to !== to || message.position?.entry !== true) continue;
+      this.inFlight.splice(i--, 1);
+      if (!all) return;
+    }
+  }
+
+  /** Every channel's log starts again in a new epoch, as after a server restart without persistence. */
+  resetLogs(): void {
+    for (const log of this.logs.values()) log.reset();
+  }
+
+  /** @internal */
+  logOf(channel: string): ChannelLog | undefined {
+    if (this.retention === undefined) return undefined;
+    let log = this.logs.get(channel);
+    if (log === undefined) {
+      log = new ChannelLog(this.retention);
+      this.logs.set(channel, log);
+    }
+    return log;
   }
 
   /** Puts a second copy of the message at `index` in flight, behind everything its recipient waits for. */
@@ -65,10 +128,12 @@ export class ControlledBus {
   }
 
   /** @internal */
-  send(from: ControlledEndpoint, channel: string, payloads: readonly string[]): void {
+  send(from: ControlledEndpoint, channel: string, payloads: readonly string[], kind: PublishKind): void {
+    const log = this.logOf(channel);
     for (const payload of payloads) {
       this.onPublish?.(from, channel, payload);
-      for (const to of this.endpoints) if (to.hears(channel)) this.inFlight.push({ from, to, channel, payload });
+      const position = log === undefined ? undefined : kind === 'entry' ? log.append(payload) : log.mark();
+      for (const to of this.endpoints) if (to.hears(channel)) this.inFlight.push({ from, to, channel, payload, position });
     }
   }
 
@@ -92,10 +157,23 @@ export class ControlledEndpoint implements Transport {
   /** Only its publishing side is down (its publishes reject; it still receives). */
   private publisherDown = false;
 
+  /** Replaceable, so a test can make reads of the log fail. */
+  log: TransportLog | undefined;
+
   constructor(
     private readonly bus: ControlledBus,
     readonly index: number,
-  ) {}
+  ) {
+    this.log =
+      bus.retention === undefined
+        ? undefined
+        : {
+            read: (channel, after) => {
+              if (this.status !== 'connected') return Promise.reject(new Error(`endpoint ${this.index} is ${this.status}`));
+              return Promise.resolve((bus.logOf(channel) as ChannelLog).read(after));
+            },
+          };
+  }
 
   get status(): TransportStatus {
     return this.statuses.status;
@@ -111,10 +189,10 @@ export class ControlledEndpoint implements Transport {
     });
   }
 
-  publish(channel: string, payloads: readonly string[]): Promise<void> {
+  publish(channel: string, payloads: readonly string[], kind: PublishKind = 'entry'): Promise<void> {
     if (this.status !== 'connected') return Promise.reject(new Error(`endpoint ${this.index} is ${this.status}`));
     if (this.publisherDown) return Promise.reject(new Error(`endpoint ${this.index} cannot publish`));
-    this.bus.send(this, channel, payloads);
+    this.bus.send(this, channel, payloads, kind);
     return Promise.resolve();
   }
 
@@ -160,7 +238,7 @@ export class ControlledEndpoint implements Transport {
   }
 
   /** @internal */
-  receive(channel: string, payload: string): void {
-    if (this.status === 'connected') this.listeners.deliver(channel, payload);
+  receive(channel: string, payload: string, position: DeliveredPosition | undefined): void {
+    if (this.status === 'connected') this.listeners.deliver(channel, payload, position);
   }
 }
