@@ -206,7 +206,7 @@ export class Outbox<V> {
       this.echoes.expect(payloads.v1);
       await sent;
       if (payloads.legacy.length > 0 && settings.legacyChannel !== undefined) {
-        await settings.transport.publish(settings.legacyChannel, payloads.legacy);
+        await settings.transport.publish(settings.legacyChannel, payloads.legacy, 'plain');
       }
     } catch (error) {
       errorName = errorType(error);

@@ -25,14 +25,20 @@ export class Deadline {
 
   /** Resolves once `work` does, rejects as it does, or rejects with `expiredError()` once `work` took longer than `ms`. */
   bound(work: Promise<unknown>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+    // Its callers ignore the value; no extra promise to drop it (publishes pass through here).
+    return this.boundValue<unknown>(work) as Promise<void>;
+  }
+
+  /** As `bound`, resolving with what `work` resolved with. */
+  boundValue<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       const entry: Waiting = { expiresAt: Date.now() + this.ms, reject };
       this.waiting.add(entry);
       this.timer ??= this.arm(this.ms);
       work.then(
-        () => {
+        (value) => {
           this.waiting.delete(entry);
-          resolve();
+          resolve(value);
         },
         (error: unknown) => {
           this.waiting.delete(entry);

@@ -60,7 +60,7 @@ export class MemoryBus {
   broadcast(channel: string, payloads: readonly string[], kind: PublishKind): void {
     const members = [...(this.channels.get(channel) ?? [])];
     const log = this.logOf(channel);
-    const positions = log === undefined ? undefined : payloads.map((payload) => (kind === 'entry' ? log.append(payload) : log.mark()));
+    const positions = log === undefined ? undefined : payloads.map((payload) => (kind === 'entry' ? log.append(payload) : kind === 'mark' ? log.mark() : undefined));
     // A promise job, not queueMicrotask: sinon's default fake timers hold queueMicrotask until the test ticks.
     void Promise.resolve().then(() => {
       for (const member of members) for (const [index, payload] of payloads.entries()) member.receive(channel, payload, positions?.[index]);

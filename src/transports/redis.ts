@@ -16,7 +16,18 @@ import { describe as describeValue, timerMs } from '../cache/validate.ts';
 import { quitOrDisconnect, SubscriberLink } from './redis-subscriber.ts';
 import { StatusBroadcaster, WritableSignal } from './status-listeners.ts';
 import { ChannelListeners } from './channel-listeners.ts';
-import { type PayloadListener, type StatusListener, type Transport, type TransportStatus, type TransportStatusReason, type TransportSubscription } from './transport.ts';
+import { resolveRetention, type LogRetention } from './channel-log.ts';
+import { parseFrame, RedisLog } from './redis-log.ts';
+import {
+  type PayloadListener,
+  type PublishKind,
+  type StatusListener,
+  type Transport,
+  type TransportLog,
+  type TransportStatus,
+  type TransportStatusReason,
+  type TransportSubscription,
+} from './transport.ts';
 
 export interface RedisTransportOptions {
   /** Connect to this URL (`redis://host:port/db`); the transport owns the connections. */
@@ -39,9 +50,16 @@ export interface RedisTransportOptions {
    * before it drops a connection. Default 2 000.
    */
   publishTimeout?: number;
+  /**
+   * Keep a log of each channel in Redis (a Stream beside the pub/sub, see
+   * redis-log.ts), so a cache repairs a gap by reading what it missed instead
+   * of dropping everything. `true` keeps 10 000 entries for at most an hour.
+   * Every instance on a channel must turn it on. Default off.
+   */
+  log?: boolean | LogRetention;
 }
 
-const KNOWN_OPTIONS = new Set(['url', 'client', 'subscriber', 'redisOptions', 'sharded', 'heartbeatInterval', 'heartbeatTimeout', 'publishTimeout']);
+const KNOWN_OPTIONS = new Set(['url', 'client', 'subscriber', 'redisOptions', 'sharded', 'heartbeatInterval', 'heartbeatTimeout', 'publishTimeout', 'log']);
 
 export class RedisTransport implements Transport {
   readonly kind = 'redis';
@@ -62,6 +80,9 @@ export class RedisTransport implements Transport {
   /** Ends the publisher's 'ready' subscription, while anyone listens for onWritable. */
   private stopReady: (() => void) | undefined;
   private closed = false;
+  /** Keeps the channels' logs, when the option is on. */
+  private readonly redisLog: RedisLog | undefined;
+  readonly log: TransportLog | undefined;
 
   constructor(options: RedisTransportOptions) {
     for (const key of Object.keys(options)) {
@@ -100,6 +121,18 @@ export class RedisTransport implements Transport {
     this.publishDeadline = new Deadline(publishTimeout, () => new PublishTimeoutError(publishTimeout));
     this.closeDeadline = new Deadline(publishTimeout, () => new Error(`redis QUIT got no answer within ${publishTimeout} ms`));
     this.statuses = new StatusBroadcaster('connecting');
+    const retention = resolveRetention('redis.log', options.log);
+    const redisLog = retention === undefined ? undefined : new RedisLog(this.publisher, this.sharded, retention);
+    this.redisLog = redisLog;
+    this.log =
+      redisLog === undefined
+        ? undefined
+        : {
+            read: (channel, after) => {
+              if (this.closed) return Promise.reject(new Error('redis transport is closed'));
+              return this.publishDeadline.boundValue(redisLog.read(channel, after));
+            },
+          };
   }
 
   get status(): TransportStatus {
@@ -122,12 +155,14 @@ export class RedisTransport implements Transport {
     };
   }
 
-  publish(channel: string, payloads: readonly string[]): Promise<void> {
+  publish(channel: string, payloads: readonly string[], kind: PublishKind = 'entry'): Promise<void> {
     if (this.closed) return Promise.reject(new Error('redis transport is closed'));
     let sent: Promise<unknown>;
     try {
+      const log = kind === 'plain' ? undefined : this.redisLog;
+      if (log !== undefined) sent = log.publish(channel, payloads, kind);
       // One payload is the common case: no array of promises to wait on.
-      sent = payloads.length === 1 ? this.publishOne(channel, payloads[0] as string) : Promise.all(payloads.map((payload) => this.publishOne(channel, payload)));
+      else sent = payloads.length === 1 ? this.publishOne(channel, payloads[0] as string) : Promise.all(payloads.map((payload) => this.publishOne(channel, payload)));
     } catch (error) {
       // A client that throws rather than rejects still fails this promise, as an async publish would.
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
@@ -234,7 +269,10 @@ export class RedisTransport implements Transport {
   }
 
   private deliver(channel: string, payload: string): void {
-    this.listeners.deliver(channel, payload);
+    // Framed by a publisher that keeps the log (this one or a peer): the position travels beside the payload.
+    const framed = parseFrame(payload);
+    if (framed === undefined) this.listeners.deliver(channel, payload);
+    else this.listeners.deliver(channel, framed.payload, framed.position);
   }
 
   private refreshStatus(reason: TransportStatusReason): void {

@@ -56,8 +56,12 @@ export interface TransportLog {
   read(channel: string, after: { readonly epoch: string; readonly seq: number } | undefined): Promise<LogRead>;
 }
 
-/** How a payload is published on a logged channel: as a log entry (default), or as a mark carrying the log's head (heartbeats). */
-export type PublishKind = 'entry' | 'mark';
+/**
+ * How a payload is published by a transport that keeps a log: as a log entry
+ * (default), as a mark carrying the log's head (heartbeats), or plain, neither
+ * logged nor framed (the legacy channel, whose readers expect the bare payload).
+ */
+export type PublishKind = 'entry' | 'mark' | 'plain';
 
 /**
  * Hands `payload` to every listener of one channel, the delivery every

@@ -132,7 +132,7 @@ export class ControlledBus {
     const log = this.logOf(channel);
     for (const payload of payloads) {
       this.onPublish?.(from, channel, payload);
-      const position = log === undefined ? undefined : kind === 'entry' ? log.append(payload) : log.mark();
+      const position = log === undefined || kind === 'plain' ? undefined : kind === 'entry' ? log.append(payload) : log.mark();
       for (const to of this.endpoints) if (to.hears(channel)) this.inFlight.push({ from, to, channel, payload, position });
     }
   }
