@@ -107,8 +107,8 @@ export function decideLogRead<V>(state: CacheState<V>, command: LogReadCommand):
 function fullCause<V>(state: CacheState<V>, read: Extract<LogReadCommand, { ok: true }>): FullResyncCause | undefined {
   const cursor = state.log;
   if (cursor === undefined) return 'starting';
-  // Another epoch, or a head behind what was applied: the log started again.
-  if (cursor.epoch !== read.epoch || read.head < cursor.applied) return 'log-reset';
+  // Another epoch: the log started again. (A head behind the cursor is not one: messages published after the read may have come first.)
+  if (cursor.epoch !== read.epoch) return 'log-reset';
   if (state.unlogged) return 'unlogged';
   if (!read.covered) return 'log-trimmed';
   if (read.entries.some((entry) => !entry.ok)) return 'undecodable';

@@ -191,6 +191,8 @@ function moveCursor<V>(state: CacheState<V>, head: LogPosition): void {
   const cursor = { epoch: head.epoch, applied: head.seq, ahead: new Set<number>() };
   if (previous !== undefined && previous.epoch === head.epoch) {
     for (const seq of previous.ahead) if (seq > head.seq) cursor.ahead.add(seq);
+    // Messages published after the read may have been applied before its answer came (two connections).
+    if (previous.applied > cursor.applied) cursor.applied = previous.applied;
   }
   while (cursor.ahead.delete(cursor.applied + 1)) cursor.applied++;
   state.log = cursor;

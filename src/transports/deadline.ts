@@ -23,13 +23,13 @@ export class Deadline {
     private readonly expiredError: () => Error,
   ) {}
 
-  /** Resolves once `work` does, rejects as it does, or rejects with `expiredError()` once `work` took longer than `ms`. */
+  /** Resolves once `work` does (with its value), rejects as it does, or rejects with `expiredError()` once `work` took longer than `ms`. */
   bound(work: Promise<unknown>): Promise<void> {
     // Its callers ignore the value; no extra promise to drop it (publishes pass through here).
     return this.boundValue<unknown>(work) as Promise<void>;
   }
 
-  /** As `bound`, resolving with what `work` resolved with. */
+  /** As `bound`, typed with what `work` resolves with. */
   boundValue<T>(work: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const entry: Waiting = { expiresAt: Date.now() + this.ms, reject };

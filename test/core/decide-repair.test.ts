@@ -105,7 +105,6 @@ describe('decide: gap repair from the log', () => {
   const fullCases: [string, CacheEvent<string>[], Command<string>, string][] = [
     ['the log was trimmed past the cursor', [], logRead(1, 22, 9, [], false), 'log-trimmed'],
     ['the log has another epoch', [], logRead(1, 22, 9, [], true, 'e2'), 'log-reset'],
-    ['the log is behind the cursor', [], logRead(1, 22, 3, []), 'log-reset'],
     ['an entry of the gap cannot be read', [], logRead(1, 22, 6, [{ ok: false, reason: 'not-json', detail: 'x' }]), 'undecodable'],
     [
       'a message without a position arrived',
@@ -125,6 +124,13 @@ describe('decide: gap repair from the log', () => {
       ]);
     });
   }
+
+  it('a read whose head is behind the cursor (messages published after it came first) keeps the cursor where it was', () => {
+    const events = [connected(0), cursorAt(5), { type: 'log.advanced', at: 1, position: { epoch: 'e1', seq: 6 } } as CacheEvent<string>, lost(10), started(1, 20, 6)];
+    const read = given(events).when(logRead(1, 22, 5, []));
+    expect(read.events[0]).to.include({ type: 'resynced', mode: 'exact' });
+    expect(snapshotOf(given([...events, ...read.events]).state).log).to.deep.equal({ epoch: 'e1', seq: 6, ahead: [] });
+  });
 
   it('a full resync forgets the unlogged message: the next gap can be repaired exactly', () => {
     const legacy: CacheEvent<string> = { type: 'message.received', at: 2, channel: 'c', format: 'legacy', op: 'del', keys: 1, remote: { instance: 'old' } };

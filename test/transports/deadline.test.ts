@@ -31,7 +31,7 @@ describe('Deadline', () => {
     const failure = new Error('boom');
     const failed = track(deadline.bound(Promise.reject(failure)));
     await clock.tickAsync(0);
-    expect(ok).to.deep.equal({ state: 'resolved', value: undefined });
+    expect(ok).to.deep.equal({ state: 'resolved', value: 7 });
     expect(failed).to.deep.equal({ state: 'rejected', error: failure });
   });
 
@@ -63,7 +63,7 @@ describe('Deadline', () => {
     const late = track(deadline.bound(new Promise(() => undefined)));
     finish('sent');
     await clock.tickAsync(500);
-    expect(done).to.deep.equal({ state: 'resolved', value: undefined });
+    expect(done).to.deep.equal({ state: 'resolved', value: 'sent' });
     expect(late.state).to.equal('pending');
     await clock.tickAsync(500);
     expect(late.state).to.equal('rejected');
