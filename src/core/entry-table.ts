@@ -213,7 +213,8 @@ export class EntryTable<V> {
   /**
    * Takes back a key's slot to make room. SIEVE's hand first walks to it from
    * where it stands, clearing the visited marks it passes (the marks `decide`
-   * saw spare those slots once), and then stands after it.
+   * saw spare those slots once), round again if the victim itself was marked,
+   * and then stands after it.
    */
   evict(key: string): void {
     const slot = this.slotOf.get(key);
@@ -221,8 +222,8 @@ export class EntryTable<V> {
     const visited = this.visited;
     if (visited !== undefined && this.status[slot] === LIVE) {
       let at = this.hand === NIL ? this.head : this.hand;
-      // Bounded: a victim `decide` chose is always reached within the table's length.
-      for (let steps = this.slotsInUse; at !== slot && at !== NIL && steps > 0; steps--) {
+      // Bounded: one round clears every mark, so a second reaches the victim unmarked.
+      for (let steps = 2 * this.slotsInUse; !(at === slot && visited[at] === 0) && at !== NIL && steps > 0; steps--) {
         visited[at] = 0;
         at = this.next[at] === NIL ? this.head : (this.next[at] as number);
       }

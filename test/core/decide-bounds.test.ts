@@ -115,3 +115,17 @@ describe('decide: SIEVE eviction', () => {
     expect(evictedKeys(decision)).to.deep.equal(['b:size', 'a:size']);
   });
 });
+
+describe('evolve: SIEVE', () => {
+  it("a victim the hand reached marked, and took on its second round, leaves every mark cleared: the fold's walk goes round too", () => {
+    const events: CacheEvent<string>[] = [stored('d'), stored('c'), hit('c'), hit('d')];
+    const state = stateAfter<string>({ ...POLICY, maxEntries: 2, eviction: 'sieve' }, events);
+    const decision = decide(state, set('a'));
+    expect(evictedKeys(decision)).to.deep.equal(['d:capacity']);
+    for (const event of decision.events) evolve(state, event);
+    expect(snapshotOf(state).entries.map((entry) => [entry.key, entry.visited])).to.deep.equal([
+      ['c', false],
+      ['a', false],
+    ]);
+  });
+});
