@@ -295,7 +295,7 @@ export class Cache<V> {
 
   /** One command: decide, apply the events, run the effects. */
   private dispatch(command: Command<V>): Reply<V> {
-    const { sizeOf } = this.options;
+    const sizeOf = this.options.sizeOf;
     const decision = decide(this.state, sizeOf === undefined ? command : withSize(command, sizeOf, this.name));
     this.apply(decision.events);
     return decision.effects.length === 0 ? undefined : this.run(decision.effects);
@@ -391,9 +391,8 @@ export class Cache<V> {
 
   /** The ttl of a value about to be stored or loaded, jittered here: randomness is the shell's, and the events carry what it decided. */
   private ttlOf(options: EntryOptions | undefined): number {
-    const { ttl, ttlJitter } = this.options;
-    const base = options?.ttl === undefined ? ttl : positiveMs('ttl', options.ttl);
-    return ttlJitter === 0 ? base : jittered(base, ttlJitter, Math.random());
+    const ttl = options?.ttl === undefined ? this.options.ttl : positiveMs('ttl', options.ttl);
+    return this.options.ttlJitter === 0 ? ttl : jittered(ttl, this.options.ttlJitter, Math.random());
   }
 
   private assertUsable(key: string, loader: unknown): void {
