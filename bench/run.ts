@@ -11,6 +11,8 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { FULL, QUICK, type ScenarioContext } from './harness.ts';
 import * as hitAsync from './hit-async.ts';
+import * as hitEviction from './hit-eviction.ts';
+import * as hitRatio from './hit-ratio.ts';
 import * as hitSync from './hit-sync.ts';
 import * as memory from './memory.ts';
 import * as propagation from './propagation.ts';
@@ -24,7 +26,7 @@ interface Scenario {
   readonly run: (context: ScenarioContext) => Promise<Section>;
 }
 
-const SCENARIOS: readonly Scenario[] = [hitSync, hitAsync, stampede, memory, propagation, throughput, telemetry];
+const SCENARIOS: readonly Scenario[] = [hitSync, hitAsync, hitEviction, hitRatio, stampede, memory, propagation, throughput, telemetry];
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 interface Arguments {

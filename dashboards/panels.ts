@@ -112,11 +112,13 @@ export const ROWS: readonly RowSpec[] = [
       },
       {
         title: 'Evictions and expirations',
-        description: 'Values pushed out by maxEntries (size the cache up if this is steady) and entries that outlived their ttl.',
+        description:
+          'Values pushed out by maxEntries (capacity) or maxSize (size): size the cache up if this is steady; values refused for being larger than maxSize by themselves; entries that outlived their ttl.',
         kind: 'timeseries',
         unit: 'ops',
         queries: [
-          { expr: `sum by (cache) (${rate('coherent_cache_evicted_total')})`, legend: '{{cache}} evicted' },
+          { expr: `sum by (cache, reason) (${rate('coherent_cache_evicted_total')})`, legend: '{{cache}} evicted ({{reason}})' },
+          { expr: `sum by (cache) (${rate('coherent_cache_store_refused_total')})`, legend: '{{cache}} refused (too large)' },
           { expr: `sum by (cache) (${rate('coherent_cache_expired_total')})`, legend: '{{cache}} expired' },
         ],
       },

@@ -19,12 +19,14 @@ export function createCache<V>(options: CacheOptions): Cache<V> {
 
 export type { Cache, CacheStats, EntryOptions } from './cache/cache.ts';
 export type { MetricsOptions } from './cache/options.ts';
+export type { SizeOf } from './cache/bound-options.ts';
+export type { EvictionPolicy } from './core/state.ts';
 export { CacheClosedError, CacheKeyError, CacheOptionError, InvalidationTimeoutError, LoadTimeoutError, TransportClosedError, UndeliveredInvalidationsError } from './cache/errors.ts';
 export type { Loader, LoadContext, SyncLoader } from './cache/load-runner.ts';
 export type { CacheTracing, TracedCache, TraceHooks } from './cache/tracing.ts';
 export type * from './core/events.ts';
 export { replay } from './core/snapshot.ts';
-export type { CacheSnapshot, EntrySnapshot, LoadSnapshot } from './core/snapshot.ts';
+export type { CacheSnapshot, EntrySnapshot, LoadSnapshot, ReplaySettings } from './core/snapshot.ts';
 export type { Listener, Unsubscribe } from './projections/listeners.ts';
 export type { RecordedEvent } from './projections/recorder.ts';
 export { replayStats } from './projections/stats.ts';

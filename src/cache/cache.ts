@@ -26,6 +26,9 @@ import { policyOf, resolveOptions, type CacheOptions, type ResolvedOptions } fro
 import { warnOnce } from './listener-warning.ts';
 import { NO_TRACING, type CacheTracing, type TraceHooks } from './tracing.ts';
 import { positiveMs } from './validate.ts';
+import { jittered } from './bound-options.ts';
+import { assertKey, rejected } from './guards.ts';
+import { withSize } from './sizing.ts';
 
 /** `freshSlot`'s "no fresh entry" (a number, so the hot path returns one type). */
 const NONE = -1;
@@ -40,6 +43,8 @@ export interface EntryOptions {
 export interface CacheStats extends CacheCounters {
   /** Entries holding a value (fresh or expired). */
   size: number;
+  /** The sum of their sizes as `sizeOf` measured them (0 without maxSize). */
+  entriesSize: number;
   /** Loads whose loader is still running. */
   loadsInFlight: number;
   /** Listener calls that threw (and were skipped). */
@@ -198,6 +203,7 @@ export class Cache<V> {
     return {
       ...structuredClone(this.stats_.counters),
       size: this.state.entries.liveCount,
+      entriesSize: this.state.entries.totalSize,
       loadsInFlight: loadsInFlight(this.state),
       listenerErrors: this.listeners.errors,
       link: this.state.link,
@@ -289,7 +295,8 @@ export class Cache<V> {
 
   /** One command: decide, apply the events, run the effects. */
   private dispatch(command: Command<V>): Reply<V> {
-    const decision = decide(this.state, command);
+    const sizeOf = this.options.sizeOf;
+    const decision = decide(this.state, sizeOf === undefined ? command : withSize(command, sizeOf, this.name));
     this.apply(decision.events);
     return decision.effects.length === 0 ? undefined : this.run(decision.effects);
   }
@@ -382,8 +389,10 @@ export class Cache<V> {
     );
   }
 
+  /** The ttl of a value about to be stored or loaded, jittered here: randomness is the shell's, and the events carry what it decided. */
   private ttlOf(options: EntryOptions | undefined): number {
-    return options?.ttl === undefined ? this.options.ttl : positiveMs('ttl', options.ttl);
+    const ttl = options?.ttl === undefined ? this.options.ttl : positiveMs('ttl', options.ttl);
+    return this.options.ttlJitter === 0 ? ttl : jittered(ttl, this.options.ttlJitter, Math.random());
   }
 
   private assertUsable(key: string, loader: unknown): void {
@@ -403,15 +412,6 @@ export class Cache<V> {
   private assertOpen(): void {
     if (this.closed) throw new CacheClosedError(this.name);
   }
-}
-
-/** A rejected promise for an error a synchronous check threw (always an Error here). */
-function rejected<T>(error: unknown): Promise<T> {
-  return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-}
-
-function assertKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string') throw new TypeError(`cache keys are strings, got ${typeof key}`);
 }
 
 function assertNever(effect: never): never {

@@ -9,6 +9,8 @@ import type { Policy } from '../core/state.ts';
 import type { CacheTracing } from './tracing.ts';
 import type { Transport } from '../transports/transport.ts';
 import { describe, integerIn, nonNegativeMs, positiveMs, timerMs } from './validate.ts';
+import { boundOptions, type BoundOptions, type SizeOf } from './bound-options.ts';
+import type { EvictionPolicy } from '../core/state.ts';
 
 /** Where OpenTelemetry metrics go. */
 export interface MetricsOptions {
@@ -21,8 +23,25 @@ export interface CacheOptions {
   name: string;
   /** How long a stored value stays fresh, in ms. Default 60 000. */
   ttl?: number;
-  /** Most entries kept; storing one more evicts the least recently used. Default 10 000. */
+  /** Most entries kept; storing one more evicts one, in the `eviction` policy's order. Default 10 000. */
   maxEntries?: number;
+  /**
+   * Most total size of the values kept, as `sizeOf` measures them (bytes,
+   * usually): storing past it evicts until the new value fits, and a value
+   * larger than maxSize by itself is not stored (a `store.refused` event).
+   * Needs `sizeOf`. Default: no size bound.
+   */
+  maxSize?: number;
+  /** Measures a value for `maxSize`: a whole number ≥ 0 (a TypeError otherwise). Called once per stored value, never on a hit. */
+  sizeOf?: SizeOf;
+  /**
+   * Which value makes room: `lru`, the least recently used; `sieve`, SIEVE
+   * (a hit marks its entry, and a hand sweeping from the oldest spares marked
+   * entries once), which keeps hot keys through scans. Default `lru`.
+   */
+  eviction?: EvictionPolicy;
+  /** Moves each stored value's ttl by a random amount up to ± this, in ms (at most half the ttl), so instances that loaded a key together do not expire it together. Default 0. */
+  ttlJitter?: number;
   /** How long after expiry a value may still be served when its loader fails or times out, in ms. Default 0 (never). */
   staleIfError?: number;
   /** How long a `get` waits for its loader before rejecting with LoadTimeoutError, in ms. Default: no limit. */
@@ -80,7 +99,7 @@ export interface CacheOptions {
 }
 
 /** Options after defaults, as the cache uses them. */
-export interface ResolvedOptions {
+export interface ResolvedOptions extends BoundOptions {
   readonly name: string;
   readonly ttl: number;
   readonly maxEntries: number;
@@ -125,6 +144,10 @@ const KNOWN = new Set<string>([
   'name',
   'ttl',
   'maxEntries',
+  'maxSize',
+  'sizeOf',
+  'eviction',
+  'ttlJitter',
   'staleIfError',
   'loadTimeout',
   'clockResolution',
@@ -169,6 +192,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     name,
     ttl: positiveMs('ttl', options.ttl ?? DEFAULTS.ttl),
     maxEntries: integerIn('maxEntries', options.maxEntries ?? DEFAULTS.maxEntries, 1, 2 ** 30),
+    ...boundOptions(options),
     staleIfError: nonNegativeMs('staleIfError', options.staleIfError ?? DEFAULTS.staleIfError),
     loadTimeout: options.loadTimeout === undefined ? undefined : timerMs('loadTimeout', options.loadTimeout),
     clockResolution: integerIn('clockResolution', options.clockResolution ?? (options.transport === undefined ? DEFAULTS.clockResolution : 0), 0, 1000),
@@ -347,6 +371,8 @@ export function policyOf(options: ResolvedOptions, instanceId: string): Policy {
     name: options.name,
     instanceId,
     maxEntries: options.maxEntries,
+    maxSize: options.maxSize,
+    eviction: options.eviction,
     staleIfError: options.staleIfError,
     loadTimeout: options.loadTimeout,
     degradedTtl: options.degradedTtl,

@@ -23,6 +23,8 @@ export interface SetCommand<V> {
   readonly at: number;
   readonly ttl: number;
   readonly value: V;
+  /** What `sizeOf` measured (with `maxSize` set). */
+  readonly size?: number;
 }
 
 /** `invalidate(key)` or `invalidateAll()` on this instance. */
@@ -101,7 +103,16 @@ export interface LinkCommand {
 
 /** A loader returned or threw. */
 export type LoadSettledCommand<V> =
-  | { readonly type: 'load.settled'; readonly at: number; readonly key: string; readonly loadId: number; readonly outcome: 'ok'; readonly value: V }
+  | {
+      readonly type: 'load.settled';
+      readonly at: number;
+      readonly key: string;
+      readonly loadId: number;
+      readonly outcome: 'ok';
+      readonly value: V;
+      /** What `sizeOf` measured (with `maxSize` set). */
+      readonly size?: number;
+    }
   | {
       readonly type: 'load.settled';
       readonly at: number;

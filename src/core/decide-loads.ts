@@ -20,7 +20,7 @@ export function decideLoadSettled<V>(state: CacheState<V>, command: LoadSettledC
   const durationMs = at - load.startedAt;
   if (command.outcome === 'ok') {
     const events: CacheEvent<V>[] = [{ type: 'loaded', key, at, loadId, outcome: 'ok', durationMs, waiters, servedStale: false }];
-    if (load.fencedBy === undefined) events.push(...storeEvents(state, key, command.value, load.ttl, at, load.startedAt, 'load'));
+    if (load.fencedBy === undefined) events.push(...storeEvents(state, key, command.value, load.ttl, at, load.startedAt, 'load', command.size));
     else events.push({ type: 'load.discarded', key, at, loadId, reason: load.fencedBy });
     const effects: Effect<V>[] = load.timedOut ? [] : [{ type: 'settle-load', loadId, result: { kind: 'value', value: command.value } }];
     return { events, effects };

@@ -91,7 +91,7 @@ function decideRead<V>(state: CacheState<V>, command: ReadCommand): Decision<V> 
 }
 
 function decideSet<V>(state: CacheState<V>, command: SetCommand<V>): Decision<V> {
-  return { events: storeEvents(state, command.key, command.value, command.ttl, command.at, command.at, 'set'), effects: [] };
+  return { events: storeEvents(state, command.key, command.value, command.ttl, command.at, command.at, 'set', command.size), effects: [] };
 }
 
 /** Drops the key (or everything) here, fences its loads, and tells the peers when there are any. */

@@ -4,8 +4,13 @@
  * two array cells, 8 bytes of expiry, 8 of links and 1 of status, with no object
  * per entry, so a million entries stay small and a hit allocates nothing.
  *
- * This is a plain data structure with no policy: `evolve` (state.ts) decides
- * what to write, and only `evolve` writes it.
+ * With SIEVE (`sieve`), a hit sets a visited mark instead of moving its slot,
+ * and a hand walks from the oldest slot toward the newest: `evict` moves it to
+ * the victim, clearing the marks it passes. With `maxSize`, a size per slot
+ * (allocated on the first sized store) and their total.
+ *
+ * This is a plain data structure with no policy: `decide` chooses victims
+ * (victims.ts), `evolve` (evolve.ts) writes, and only `evolve` writes it.
  */
 
 const NIL = -1;
@@ -25,6 +30,13 @@ export class EntryTable<V> {
   private next = new Int32Array(INITIAL_SLOTS);
   private prev = new Int32Array(INITIAL_SLOTS);
   private status = new Uint8Array(INITIAL_SLOTS);
+  /** SIEVE's visited marks (sieve only). */
+  private visited: Uint8Array | undefined;
+  /** Sizes of live slots, from the first sized store on. */
+  private sizes: Float64Array | undefined;
+  private sizeTotal = 0;
+  /** SIEVE's hand: the next slot it examines (NIL: the oldest). */
+  private hand = NIL;
   private readonly freeSlots: number[] = [];
   /** Least recently used slot. */
   private head = NIL;
@@ -32,6 +44,10 @@ export class EntryTable<V> {
   private tail = NIL;
   private slotsInUse = 0;
   private invalidatedSlots = 0;
+
+  constructor(readonly sieve = false) {
+    if (sieve) this.visited = new Uint8Array(INITIAL_SLOTS);
+  }
 
   /** Slots in use, invalidated ones included: what `maxEntries` bounds. */
   get size(): number {
@@ -64,6 +80,41 @@ export class EntryTable<V> {
     return this.head === NIL ? undefined : this.head;
   }
 
+  /** The next slot toward the most recent end, or -1 at the end. */
+  nextSlot(slot: number): number {
+    return this.next[slot] as number;
+  }
+
+  /** Where SIEVE's hand stands (-1: at the oldest slot). */
+  handSlot(): number {
+    return this.hand;
+  }
+
+  isVisited(slot: number): boolean {
+    return this.visited?.[slot] === 1;
+  }
+
+  /** The slot's measured size (0 when unsized or invalidated). */
+  sizeAt(slot: number): number {
+    return this.sizes?.[slot] ?? 0;
+  }
+
+  /** Whether a sized value was ever stored (sizes are kept from then on). */
+  get sized(): boolean {
+    return this.sizes !== undefined;
+  }
+
+  /** The sum of the live slots' sizes. */
+  get totalSize(): number {
+    return this.sizeTotal;
+  }
+
+  /** A hit's mark: LRU moves the slot to the most recent end; SIEVE only marks it visited. */
+  hit(slot: number): void {
+    if (this.visited !== undefined) this.visited[slot] = 1;
+    else this.touch(slot);
+  }
+
   key(slot: number): string {
     return this.keys[slot] as string;
   }
@@ -77,10 +128,11 @@ export class EntryTable<V> {
 
   /**
    * Writes a live entry, reusing the key's slot when it has one, and marks it
-   * most recently used. `uncappedExpiresAt` is its expiry without the degraded
-   * bound, which `liftCaps` restores.
+   * most recently used (SIEVE: a new or revived slot joins the newest end
+   * unvisited; overwriting a live one counts as a visit). `uncappedExpiresAt`
+   * is its expiry without the degraded bound, which `liftCaps` restores.
    */
-  put(key: string, value: V, expiresAt: number, uncappedExpiresAt = expiresAt): void {
+  put(key: string, value: V, expiresAt: number, uncappedExpiresAt = expiresAt, size?: number): void {
     let slot = this.slotOf.get(key);
     if (slot === undefined) {
       slot = this.allocate();
@@ -88,9 +140,22 @@ export class EntryTable<V> {
       this.keys[slot] = key;
       this.slotsInUse++;
       this.linkAtTail(slot);
-    } else {
+      if (this.visited !== undefined) this.visited[slot] = 0;
+    } else if (this.visited === undefined) {
       if (this.status[slot] === INVALIDATED) this.invalidatedSlots--;
       this.touch(slot);
+    } else if (this.status[slot] === INVALIDATED) {
+      this.invalidatedSlots--;
+      this.moveHandOff(slot);
+      this.touch(slot);
+      this.visited[slot] = 0;
+    } else {
+      this.visited[slot] = 1;
+    }
+    if (size !== undefined) {
+      const sizes = (this.sizes ??= new Float64Array(this.expiry.length));
+      this.sizeTotal += size - (sizes[slot] as number);
+      sizes[slot] = size;
     }
     this.values[slot] = value;
     this.expiry[slot] = expiresAt;
@@ -111,8 +176,10 @@ export class EntryTable<V> {
       this.values[slot] = undefined;
       this.status[slot] = INVALIDATED;
       this.invalidatedSlots++;
+      this.dropSize(slot);
     }
     if (slot !== this.head) {
+      this.moveHandOff(slot);
       this.unlink(slot);
       this.linkAtHead(slot);
     }
@@ -122,6 +189,7 @@ export class EntryTable<V> {
     for (let slot = this.head; slot !== NIL; slot = this.next[slot] as number) {
       this.values[slot] = undefined;
       this.status[slot] = INVALIDATED;
+      this.dropSize(slot);
     }
     this.invalidatedSlots = this.slotsInUse;
   }
@@ -142,11 +210,35 @@ export class EntryTable<V> {
     this.uncapped = undefined;
   }
 
+  /**
+   * Takes back a key's slot to make room. SIEVE's hand first walks to it from
+   * where it stands, clearing the visited marks it passes (the marks `decide`
+   * saw spare those slots once), round again if the victim itself was marked,
+   * and then stands after it.
+   */
+  evict(key: string): void {
+    const slot = this.slotOf.get(key);
+    if (slot === undefined) return;
+    const visited = this.visited;
+    if (visited !== undefined && this.status[slot] === LIVE) {
+      let at = this.hand === NIL ? this.head : this.hand;
+      // Bounded: one round clears every mark, so a second reaches the victim unmarked.
+      for (let steps = 2 * this.slotsInUse; !(at === slot && visited[at] === 0) && at !== NIL && steps > 0; steps--) {
+        visited[at] = 0;
+        at = this.next[at] === NIL ? this.head : (this.next[at] as number);
+      }
+      this.hand = slot;
+    }
+    this.remove(key);
+  }
+
   /** Forgets a key and frees its slot. */
   remove(key: string): void {
     const slot = this.slotOf.get(key);
     if (slot === undefined) return;
     this.slotOf.delete(key);
+    this.moveHandOff(slot);
+    this.dropSize(slot);
     this.unlink(slot);
     if (this.status[slot] === INVALIDATED) this.invalidatedSlots--;
     this.keys[slot] = undefined;
@@ -163,12 +255,15 @@ export class EntryTable<V> {
     this.freeSlots.length = 0;
     this.uncapped = undefined;
     this.head = this.tail = NIL;
+    this.hand = NIL;
     this.slotsInUse = 0;
     this.invalidatedSlots = 0;
+    this.sizes?.fill(0);
+    this.sizeTotal = 0;
   }
 
-  /** Walks entries from least to most recently used. */
-  *walk(): Generator<{ key: string; live: boolean; value: V | undefined; expiresAt: number }> {
+  /** Walks entries from least to most recently used (SIEVE: oldest first), with the size and mark where they are kept. */
+  *walk(): Generator<{ key: string; live: boolean; value: V | undefined; expiresAt: number; size?: number; visited?: boolean }> {
     for (let slot = this.head; slot !== NIL; slot = this.next[slot] as number) {
       const live = this.status[slot] === LIVE;
       yield {
@@ -176,8 +271,22 @@ export class EntryTable<V> {
         live,
         value: live ? (this.values[slot]) : undefined,
         expiresAt: this.expiry[slot] as number,
+        ...(this.sizes === undefined ? {} : { size: this.sizes[slot] as number }),
+        ...(this.visited === undefined ? {} : { visited: this.visited[slot] === 1 }),
       };
     }
+  }
+
+  /** A slot leaving its place: SIEVE's hand, standing on it, moves on to the next one. */
+  private moveHandOff(slot: number): void {
+    if (slot === this.hand) this.hand = this.next[slot] as number;
+  }
+
+  private dropSize(slot: number): void {
+    const sizes = this.sizes;
+    if (sizes === undefined) return;
+    this.sizeTotal -= sizes[slot] as number;
+    sizes[slot] = 0;
   }
 
   private allocate(): number {
@@ -196,6 +305,8 @@ export class EntryTable<V> {
     this.next = copyInto(new Int32Array(capacity), this.next);
     this.prev = copyInto(new Int32Array(capacity), this.prev);
     this.status = copyInto(new Uint8Array(capacity), this.status);
+    if (this.visited !== undefined) this.visited = copyInto(new Uint8Array(capacity), this.visited);
+    if (this.sizes !== undefined) this.sizes = copyInto(new Float64Array(capacity), this.sizes);
   }
 
   private linkAtTail(slot: number): void {

@@ -115,6 +115,22 @@ export interface StoredEvent<V = unknown> {
   readonly ttlExpiresAt?: number;
   readonly source: StoreSource;
   readonly value: V;
+  /** What `sizeOf` measured, with `maxSize` set (absent otherwise): the fold sums it. */
+  readonly size?: number;
+}
+
+/**
+ * A value was not stored because `sizeOf` measured it above `maxSize`. The
+ * key's older value, if any, is dropped (it was overwritten), and the key's
+ * loads in flight are fenced as by a store.
+ */
+export interface StoreRefusedEvent {
+  readonly type: 'store.refused';
+  readonly key: string;
+  readonly at: number;
+  readonly source: StoreSource;
+  readonly size: number;
+  readonly maxSize: number;
 }
 
 /** An entry was dropped because it outlived its ttl and its stale-if-error window. */
@@ -125,15 +141,21 @@ export interface ExpiredEvent {
 }
 
 /**
- * A slot was taken back to make room for a new key. `capacity`: a value was
- * pushed out (least recently used first). `tombstone`: the slot only remembered
- * that its key had been invalidated; such slots always go before any value.
+ * Why a slot was taken back: `capacity`, a value was pushed out by
+ * `maxEntries`; `size`, by `maxSize`; `tombstone`, the slot only remembered
+ * that its key had been invalidated (such slots always go before any value).
+ */
+export type EvictionReason = 'capacity' | 'size' | 'tombstone';
+
+/**
+ * A slot was taken back to make room for a new value, in the order of the
+ * `eviction` policy (least recently used first; or SIEVE's hand).
  */
 export interface EvictedEvent {
   readonly type: 'evicted';
   readonly key: string;
   readonly at: number;
-  readonly reason: 'capacity' | 'tombstone';
+  readonly reason: EvictionReason;
 }
 
 /** Details of an invalidation that came from another instance. */
@@ -328,6 +350,7 @@ export type CacheEvent<V = unknown> =
   | LoadTimedOutEvent
   | LoadDiscardedEvent
   | StoredEvent<V>
+  | StoreRefusedEvent
   | ExpiredEvent
   | EvictedEvent
   | InvalidatedEvent

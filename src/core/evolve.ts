@@ -7,12 +7,12 @@
 import type { CacheEvent, LogPosition } from './events.ts';
 import { findLoad, initialState, type CacheState, type Policy } from './state.ts';
 
-/** The fold of a hit, shared with the hit fast path that applies it without building the event. */
 /** How many positions past a gap are remembered while it is repaired. */
 const MAX_AHEAD = 1024;
 
+/** The fold of a hit (the eviction policy's mark), shared with the hit fast path that applies it without building the event. */
 export function applyHit<V>(state: CacheState<V>, slot: number): void {
-  state.entries.touch(slot);
+  state.entries.hit(slot);
 }
 
 export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheState<V> {
@@ -85,12 +85,19 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       return state;
     }
     case 'stored':
-      state.entries.put(event.key, event.value, event.expiresAt, event.ttlExpiresAt);
+      state.entries.put(event.key, event.value, event.expiresAt, event.ttlExpiresAt, event.size);
+      fenceLoads(state, event.key, 'superseded');
+      return state;
+    case 'store.refused':
+      // The newer value was not kept, but the older one is overwritten all the same.
+      state.entries.remove(event.key);
       fenceLoads(state, event.key, 'superseded');
       return state;
     case 'expired':
-    case 'evicted':
       state.entries.remove(event.key);
+      return state;
+    case 'evicted':
+      state.entries.evict(event.key);
       return state;
     case 'invalidated':
       if (event.scope === 'key') {

@@ -5,7 +5,7 @@
  */
 import type { CacheEvent, LinkState } from './events.ts';
 import { fold } from './evolve.ts';
-import type { CacheState } from './state.ts';
+import { DEFAULT_POLICY, initialState, type CacheState, type EvictionPolicy } from './state.ts';
 
 /** One entry as a snapshot shows it, least recently used first. */
 export interface EntrySnapshot<V> {
@@ -14,6 +14,10 @@ export interface EntrySnapshot<V> {
   readonly live: boolean;
   readonly value: V | undefined;
   readonly expiresAt: number;
+  /** What `sizeOf` measured (only with `maxSize`; 0 once invalidated). */
+  readonly size?: number;
+  /** SIEVE's mark: hit since the hand last passed (only with `eviction: 'sieve'`). */
+  readonly visited?: boolean;
 }
 
 export interface LoadSnapshot {
@@ -46,6 +50,16 @@ export interface CacheSnapshot<V> {
   readonly repair: { readonly repairId: number; readonly reason: string; readonly since: number; readonly inFlight: boolean } | undefined;
   /** A message without a log position arrived since the last full resync. */
   readonly unlogged: boolean;
+  /** With `eviction: 'sieve'`: the key SIEVE's hand examines next (null: the oldest). */
+  readonly sieveHand?: string | null;
+  /** With `maxSize` (once a value was stored): the sum of the entries' sizes. */
+  readonly totalSize?: number;
+}
+
+/** The settings a replay must share with the cache it replays: those `evolve` reads. */
+export interface ReplaySettings {
+  /** The cache's `eviction` option (default `lru`). */
+  readonly eviction?: EvictionPolicy | undefined;
 }
 
 export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
@@ -64,10 +78,21 @@ export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
     log: state.log === undefined ? undefined : { epoch: state.log.epoch, seq: state.log.applied, ahead: [...state.log.ahead].sort((a, b) => a - b) },
     repair: state.repair === undefined ? undefined : { ...state.repair },
     unlogged: state.unlogged,
+    ...(state.entries.sieve ? { sieveHand: handKey(state) } : {}),
+    ...(state.entries.sized ? { totalSize: state.entries.totalSize } : {}),
   };
 }
 
-/** Folds `events` from the initial state and renders the result: what `cache.snapshot()` shows after them. */
-export function replay<V>(events: Iterable<CacheEvent<V>>): CacheSnapshot<V> {
-  return snapshotOf(fold(events));
+function handKey<V>(state: CacheState<V>): string | null {
+  const hand = state.entries.handSlot();
+  return hand === -1 ? null : state.entries.key(hand);
+}
+
+/**
+ * Folds `events` from the initial state and renders the result: what
+ * `cache.snapshot()` shows after them, for a cache with these settings.
+ */
+export function replay<V>(events: Iterable<CacheEvent<V>>, settings: ReplaySettings = {}): CacheSnapshot<V> {
+  const policy = { ...DEFAULT_POLICY, eviction: settings.eviction ?? DEFAULT_POLICY.eviction };
+  return snapshotOf(fold(events, initialState<V>(policy)));
 }

@@ -48,6 +48,14 @@ export interface Repair {
   inFlight: boolean;
 }
 
+/**
+ * Which value makes room when the cache is full: `lru`, the least recently
+ * used; `sieve`, SIEVE (a hit only marks its entry; a hand sweeping from the
+ * oldest entry spares marked ones once, clearing the mark), which keeps hot
+ * keys through a scan that would flush an LRU.
+ */
+export type EvictionPolicy = 'lru' | 'sieve';
+
 /** The settings decisions depend on (fixed for a cache's life). */
 export interface Policy {
   /** The cache's name: messages for another cache are rejected. */
@@ -55,6 +63,10 @@ export interface Policy {
   /** This instance's id: messages it sent itself are skipped. */
   readonly instanceId: string;
   readonly maxEntries: number;
+  /** Most total `sizeOf` of the values kept (Infinity: no size bound). */
+  readonly maxSize: number;
+  /** The entry table is built for it (a hit is folded by the policy's rule), so a replay needs it too. */
+  readonly eviction: EvictionPolicy;
   readonly staleIfError: number;
   readonly loadTimeout: number | undefined;
   readonly degradedTtl: number;
@@ -79,6 +91,8 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   name: 'cache',
   instanceId: '',
   maxEntries: 10_000,
+  maxSize: Infinity,
+  eviction: 'lru',
   staleIfError: 0,
   loadTimeout: undefined,
   degradedTtl: 5_000,
@@ -124,7 +138,7 @@ export interface CacheState<V> {
 export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> {
   return {
     policy,
-    entries: new EntryTable<V>(),
+    entries: new EntryTable<V>(policy.eviction === 'sieve'),
     link: 'local',
     leaseUntil: Infinity,
     degradedSince: undefined,

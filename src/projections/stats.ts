@@ -20,8 +20,10 @@ export interface CacheCounters {
   loadDiscarded: number;
   stored: { load: number; set: number };
   expired: number;
-  /** Values pushed out by `maxEntries` (reclaimed invalidation tombstones are not counted). */
-  evicted: number;
+  /** Values pushed out, by reason: `maxEntries` (capacity) or `maxSize` (size); reclaimed invalidation tombstones are not counted. */
+  evicted: { capacity: number; size: number };
+  /** `store.refused`: values not stored because `sizeOf` measured them above `maxSize`. */
+  storeRefused: number;
   invalidated: Record<InvalidationOrigin, { key: number; all: number }>;
   /** `resynced`: gaps repaired, by mode (exact from the log, or full). */
   resynced: { exact: number; full: number };
@@ -54,7 +56,8 @@ export function zeroCounters(): CacheCounters {
     loadDiscarded: 0,
     stored: { load: 0, set: 0 },
     expired: 0,
-    evicted: 0,
+    evicted: { capacity: 0, size: 0 },
+    storeRefused: 0,
     invalidated: { local: { key: 0, all: 0 }, remote: { key: 0, all: 0 } },
     resynced: { exact: 0, full: 0 },
     resyncedDropped: { exact: 0, full: 0 },
@@ -122,7 +125,10 @@ export class StatsProjection {
         c.expired++;
         return;
       case 'evicted':
-        if (event.reason === 'capacity') c.evicted++;
+        if (event.reason !== 'tombstone') c.evicted[event.reason]++;
+        return;
+      case 'store.refused':
+        c.storeRefused++;
         return;
       case 'invalidated':
         c.invalidated[event.origin][event.scope]++;

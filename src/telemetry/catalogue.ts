@@ -151,10 +151,23 @@ export const EVICTED: CounterMetric = {
   kind: 'counter',
   name: 'coherent_cache.evicted',
   prometheusName: 'coherent_cache_evicted_total',
-  description: 'Values pushed out by maxEntries (least recently used first)',
+  description: 'Values pushed out to make room, by reason: capacity (maxEntries) or size (maxSize), in the eviction policy\'s order',
+  unit: '{entry}',
+  labels: ['reason'],
+  read: (s) => [
+    [{ reason: 'capacity' }, s.evicted.capacity],
+    [{ reason: 'size' }, s.evicted.size],
+  ],
+};
+
+export const STORE_REFUSED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.store.refused',
+  prometheusName: 'coherent_cache_store_refused_total',
+  description: 'Values not stored because sizeOf measured them above maxSize',
   unit: '{entry}',
   labels: [],
-  read: (s) => one(s.evicted),
+  read: (s) => one(s.storeRefused),
 };
 
 export const INVALIDATED: CounterMetric = {
@@ -278,6 +291,16 @@ export const ENTRIES: GaugeMetric = {
   read: (s) => one(s.size),
 };
 
+export const ENTRIES_SIZE: GaugeMetric = {
+  kind: 'gauge',
+  name: 'coherent_cache.entries.size',
+  prometheusName: 'coherent_cache_entries_size',
+  description: "Sum of sizeOf() over the entries holding a value, in sizeOf's unit (0 without maxSize); compare with maxSize",
+  unit: '1',
+  labels: [],
+  read: (s) => one(s.entriesSize),
+};
+
 export const LOADS_IN_FLIGHT: GaugeMetric = {
   kind: 'gauge',
   name: 'coherent_cache.loads.in_flight',
@@ -335,6 +358,7 @@ export const COUNTERS: readonly CounterMetric[] = [
   LOAD_SERVED_STALE,
   LOAD_DISCARDED,
   STORED,
+  STORE_REFUSED,
   EXPIRED,
   EVICTED,
   INVALIDATED,
@@ -358,7 +382,7 @@ export const PEERS: GaugeMetric = {
   read: (s) => one(s.peers),
 };
 
-export const GAUGES: readonly GaugeMetric[] = [ENTRIES, LOADS_IN_FLIGHT, DEGRADED, QUEUE_DEPTH, PEERS];
+export const GAUGES: readonly GaugeMetric[] = [ENTRIES, ENTRIES_SIZE, LOADS_IN_FLIGHT, DEGRADED, QUEUE_DEPTH, PEERS];
 export const HISTOGRAMS: readonly HistogramMetric[] = [LOAD_DURATION, PROPAGATION_LAG];
 export const METRICS: readonly Metric[] = [...COUNTERS, ...GAUGES, ...HISTOGRAMS];
 

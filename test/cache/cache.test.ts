@@ -222,7 +222,7 @@ describe('cache: capacity', () => {
     cache.set('d', 'D');
     expect(cache.has('b')).to.equal(false);
     expect(['a', 'c', 'd'].map((k) => cache.has(k))).to.deep.equal([true, true, true]);
-    expect(cache.stats().evicted).to.equal(1);
+    expect(cache.stats().evicted).to.deep.equal({ capacity: 1, size: 0 });
     expect(cache.recentEvents().find((e) => e.type === 'evicted')).to.include({ key: 'b', reason: 'capacity' });
   });
 
@@ -234,7 +234,7 @@ describe('cache: capacity', () => {
     await cache.invalidate('c');
     cache.set('d', 'D');
     expect(['a', 'b', 'd'].map((k) => cache.has(k))).to.deep.equal([true, true, true]);
-    expect(cache.stats().evicted).to.equal(0);
+    expect(cache.stats().evicted).to.deep.equal({ capacity: 0, size: 0 });
     expect(cache.recentEvents().find((e) => e.type === 'evicted')).to.include({ key: 'c', reason: 'tombstone' });
   });
 });

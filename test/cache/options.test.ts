@@ -82,6 +82,12 @@ const BAD: Table = {
   name: [undefined, null, '', ' ', 'has space', 'tab\there', 'new\nline', 'slash/name', 'ünïcode', 'x'.repeat(101), 42, Number.NaN, {}, [], true, LONG],
   ttl: [0, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
   maxEntries: [0, 1.5, 2 ** 30 + 1, Number.MAX_SAFE_INTEGER, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
+  // A valid bound too: without sizeOf nothing would measure against it.
+  maxSize: [0, 1.5, 2 ** 53, 1_000, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
+  // A valid function too: without maxSize it would bound nothing.
+  sizeOf: [null, 42, 'length', {}, [], true, LONG, (value: string) => value.length],
+  eviction: ['', 'LRU', 'lfu', 'w-tinylfu', 'random', 1, {}, [], true, LONG],
+  ttlJitter: [...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
   staleIfError: [...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
   loadTimeout: [null, 0, 0.5, 1.5, 2 ** 31, Number.MAX_SAFE_INTEGER, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
   clockResolution: [0.5, 1001, 1e6, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
@@ -144,6 +150,10 @@ const GOOD: { readonly [K in keyof CacheOptions]-?: readonly unknown[] } = {
   name: ['a', 'orders', 'A-Z.a_z:0-9', 'x'.repeat(100)],
   ttl: [1, 0.5, 60_000, 1e12],
   maxEntries: [1, 10, 2 ** 30],
+  maxSize: [1, 1 << 20, Number.MAX_SAFE_INTEGER],
+  sizeOf: [(value: string) => value.length, () => 1],
+  eviction: ['lru', 'sieve'],
+  ttlJitter: [0, 0.5, 1_000, 1e12],
   staleIfError: [0, 0.5, 1_000, 1e12],
   loadTimeout: [1, 5_000, 2 ** 31 - 1],
   clockResolution: [0, 1, 1000],
@@ -169,7 +179,7 @@ describe('resolveOptions: every option is validated', () => {
   it('covers every option of CacheOptions', () => {
     // The two tables list the same options; a new option must get rows in both.
     expect(Object.keys(BAD).sort()).to.deep.equal(Object.keys(GOOD).sort());
-    expect(Object.keys(BAD)).to.have.lengthOf(22);
+    expect(Object.keys(BAD)).to.have.lengthOf(26);
   });
 
   for (const [option, values] of Object.entries(BAD)) {
@@ -188,7 +198,9 @@ describe('resolveOptions: every option is validated', () => {
   for (const [option, values] of Object.entries(GOOD)) {
     it(`${option}: accepts ${values.length} good values`, () => {
       for (const value of values) {
-        const options = { name: 'orders', [option]: value } as unknown as CacheOptions;
+        // maxSize and sizeOf only come together.
+        const pair = option === 'maxSize' ? { sizeOf: () => 1 } : option === 'sizeOf' ? { maxSize: 100 } : {};
+        const options = { name: 'orders', ...pair, [option]: value } as unknown as CacheOptions;
         const got = (resolveOptions(options) as unknown as Record<string, unknown>)[option];
         if (option === 'messageLimits') {
           const input = value as Record<string, number | undefined>;
@@ -210,6 +222,10 @@ describe('resolveOptions: every option is validated', () => {
       name: 'orders',
       ttl: 60_000,
       maxEntries: 10_000,
+      maxSize: Infinity,
+      sizeOf: undefined,
+      eviction: 'lru',
+      ttlJitter: 0,
       staleIfError: 0,
       loadTimeout: undefined,
       clockResolution: 1,

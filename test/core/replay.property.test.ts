@@ -2,7 +2,8 @@
  * The event-sourcing contract, over random histories: `replay(events)` equals
  * `cache.snapshot()` and `replayStats(events)` equals `cache.stats()`, and
  * every read agrees with a deliberately naive reference model (an array in LRU
- * order, linear scans, no cleverness).
+ * order, linear scans, no cleverness), under either eviction policy, with or
+ * without a size bound, with or without ttl jitter.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -42,7 +43,17 @@ const config = fc.record({
   maxEntries: fc.integer({ min: 1, max: 5 }),
   ttl: fc.integer({ min: 1, max: 40 }),
   staleIfError: fc.constantFrom(0, 10, 50),
+  eviction: fc.constantFrom('lru' as const, 'sieve' as const),
+  // Values are v1, v2, …: sizes 0 to 4 (sizeOfValue), so a small bound also refuses some.
+  maxSize: fc.option(fc.integer({ min: 2, max: 12 }), { nil: undefined }),
+  ttlJitter: fc.constantFrom(0, 10),
+  // What Math.random returns for the whole history.
+  random: fc.double({ min: 0, max: 0.99, noNaN: true }),
 });
+
+type Options = { maxEntries: number; ttl: number; staleIfError: number; eviction: 'lru' | 'sieve'; maxSize: number | undefined; ttlJitter: number; random: number };
+
+const sizeOfValue = (value: string): number => Number(value.slice(1)) % 5;
 
 type Outcome = { value: string } | { error: string };
 
@@ -51,6 +62,9 @@ interface ModelEntry {
   value: string | undefined;
   expiresAt: number;
   live: boolean;
+  size: number;
+  /** SIEVE's mark. */
+  visited: boolean;
 }
 
 interface ModelLoad {
@@ -65,8 +79,39 @@ interface ModelLoad {
 class Model {
   entries: ModelEntry[] = [];
   loads: ModelLoad[] = [];
+  /** SIEVE's hand: the key it examines next (null: the first). */
+  hand: string | null = null;
 
-  constructor(readonly options: { maxEntries: number; ttl: number; staleIfError: number }) {}
+  constructor(readonly options: Options) {}
+
+  /** The ttl a value gets: moved by the (fixed) random draw, by at most half of it. */
+  ttl(ttl: number): number {
+    const { ttlJitter, random } = this.options;
+    return ttlJitter === 0 ? ttl : ttl + (2 * random - 1) * Math.min(ttlJitter, ttl / 2);
+  }
+
+  liveSize(): number {
+    return this.entries.reduce((sum, entry) => sum + (entry.live ? entry.size : 0), 0);
+  }
+
+  /** The next entry to evict: LRU's least recent value, or the first unvisited value from SIEVE's hand, clearing marks it passes. */
+  victim(keep: ModelEntry | undefined): ModelEntry | undefined {
+    if (this.options.eviction === 'lru') return this.entries.find((entry) => entry.live && entry !== keep);
+    let i = this.hand === null ? 0 : this.entries.findIndex((entry) => entry.key === this.hand);
+    for (let steps = 0; steps < 3 * this.entries.length; steps++, i++) {
+      if (i >= this.entries.length) i = 0;
+      const entry = this.entries[i]!;
+      if (entry.live && entry !== keep && !entry.visited) return entry;
+      entry.visited = false;
+    }
+    return undefined;
+  }
+
+  /** The key after `key` (null at the end): where the hand goes when its entry leaves. */
+  after(key: string): string | null {
+    const index = this.entries.findIndex((entry) => entry.key === key);
+    return this.entries[index + 1]?.key ?? null;
+  }
 
   find(key: string): ModelEntry | undefined {
     return this.entries.find((entry) => entry.key === key);
@@ -81,7 +126,8 @@ class Model {
   read(key: string, now: number): string | undefined {
     const entry = this.fresh(key, now);
     if (entry !== undefined) {
-      this.entries = [...this.entries.filter((e) => e !== entry), entry];
+      if (this.options.eviction === 'sieve') entry.visited = true;
+      else this.entries = [...this.entries.filter((e) => e !== entry), entry];
       return entry.value;
     }
     const old = this.find(key);
@@ -96,14 +142,38 @@ class Model {
   }
 
   store(key: string, value: string, expiresAt: number): void {
-    const existing = this.find(key);
-    if (existing === undefined && this.entries.length >= this.options.maxEntries) this.entries.shift();
-    this.remove(key);
-    this.entries.push({ key, value, expiresAt, live: true });
+    const { maxSize, maxEntries } = this.options;
+    const size = maxSize === undefined ? 0 : sizeOfValue(value);
     this.fence(key);
+    if (maxSize !== undefined && size > maxSize) {
+      this.remove(key);
+      return;
+    }
+    const existing = this.find(key);
+    let needSlot = existing === undefined && this.entries.length >= maxEntries;
+    let needSize = maxSize === undefined ? 0 : this.liveSize() - (existing?.live === true ? existing.size : 0) + size - maxSize;
+    if (needSlot && this.entries[0]?.live === false) {
+      this.remove(this.entries[0].key);
+      needSlot = false;
+    }
+    while (needSlot || needSize > 0) {
+      const victim = this.victim(existing);
+      if (victim === undefined) break;
+      needSlot = false;
+      needSize -= victim.size;
+      this.hand = this.after(victim.key);
+      this.entries = this.entries.filter((entry) => entry !== victim);
+    }
+    if (this.options.eviction === 'sieve' && existing?.live === true) {
+      Object.assign(existing, { value, expiresAt, size, visited: true });
+      return;
+    }
+    this.remove(key);
+    this.entries.push({ key, value, expiresAt, live: true, size, visited: false });
   }
 
   remove(key: string): void {
+    if (this.hand === key) this.hand = this.after(key);
     this.entries = this.entries.filter((entry) => entry.key !== key);
   }
 
@@ -112,6 +182,8 @@ class Model {
     if (entry !== undefined) {
       entry.live = false;
       entry.value = undefined;
+      entry.size = 0;
+      if (this.entries[0] !== entry && this.hand === key) this.hand = this.after(key);
       this.entries = [entry, ...this.entries.filter((e) => e !== entry)];
     }
     this.fence(key);
@@ -121,6 +193,7 @@ class Model {
     for (const entry of this.entries) {
       entry.live = false;
       entry.value = undefined;
+      entry.size = 0;
     }
     this.fence(undefined);
   }
@@ -130,10 +203,13 @@ class Model {
   }
 }
 
-async function runHistory(options: { maxEntries: number; ttl: number; staleIfError: number }, commands: Command[]): Promise<void> {
+async function runHistory(options: Options, commands: Command[]): Promise<void> {
   const clock = sinon.useFakeTimers({ now: 1_000 });
+  const random = sinon.stub(Math, 'random').returns(options.random);
   try {
-    const cache = createCache<string>({ name: 'model', ...options });
+    const { maxEntries, ttl, staleIfError, eviction, maxSize, ttlJitter } = options;
+    const sized = maxSize === undefined ? {} : { maxSize, sizeOf: sizeOfValue };
+    const cache = createCache<string>({ name: 'model', maxEntries, ttl, staleIfError, eviction, ttlJitter, ...sized });
     const events: CacheEvent<string>[] = [];
     cache.subscribe((event) => events.push(event));
     const model = new Model(options);
@@ -169,7 +245,7 @@ async function runHistory(options: { maxEntries: number; ttl: number; staleIfErr
             expect(actual, 'getSync failing load').to.deep.equal(stale === undefined ? { error: 'load failed' } : { value: stale });
           } else {
             expect(actual, 'getSync load').to.deep.equal({ value });
-            model.store(step.key, value, now + options.ttl);
+            model.store(step.key, value, now + model.ttl(options.ttl));
           }
           break;
         }
@@ -188,7 +264,7 @@ async function runHistory(options: { maxEntries: number; ttl: number; staleIfErr
             joined.waiters.push(result);
           } else if (step.kind === 'get') {
             expect(await result, 'get load').to.deep.equal({ value });
-            model.store(step.key, value, now + options.ttl);
+            model.store(step.key, value, now + model.ttl(options.ttl));
           } else {
             model.loads.push({ key: step.key, fenced: false, settle, waiters: [result], expected: [] });
           }
@@ -207,7 +283,7 @@ async function runHistory(options: { maxEntries: number; ttl: number; staleIfErr
           } else {
             load.settle.resolve(value);
             expected = { value };
-            if (!load.fenced) model.store(load.key, value, now + options.ttl);
+            if (!load.fenced) model.store(load.key, value, now + model.ttl(options.ttl));
           }
           const results = await Promise.all(load.waiters);
           for (const result of results) expect(result, 'held load callers').to.deep.equal(expected);
@@ -216,7 +292,7 @@ async function runHistory(options: { maxEntries: number; ttl: number; staleIfErr
         case 'set': {
           const value = fresh();
           cache.set(step.key, value, step.ttl === undefined ? undefined : { ttl: step.ttl });
-          model.store(step.key, value, now + (step.ttl ?? options.ttl));
+          model.store(step.key, value, now + model.ttl(step.ttl ?? options.ttl));
           break;
         }
         case 'invalidate':
@@ -230,6 +306,7 @@ async function runHistory(options: { maxEntries: number; ttl: number; staleIfErr
         case 'clear':
           cache.clear();
           model.entries = [];
+          model.hand = null;
           model.fence(undefined);
           break;
         case 'tick':
@@ -240,6 +317,7 @@ async function runHistory(options: { maxEntries: number; ttl: number; staleIfErr
           break;
       }
       expect(cache.stats().size, 'size').to.equal(model.entries.filter((e) => e.live).length);
+      expect(cache.stats().entriesSize, 'entriesSize').to.equal(model.liveSize());
     }
 
     // Let held loads finish so the history ends with every load settled as well as mid-flight.
@@ -248,6 +326,7 @@ async function runHistory(options: { maxEntries: number; ttl: number; staleIfErr
 
     expectReplayMatches(cache, events);
   } finally {
+    random.restore();
     clock.restore();
   }
 }

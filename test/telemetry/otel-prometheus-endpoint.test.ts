@@ -83,7 +83,7 @@ describe('setupTelemetry: the OpenTelemetry SDK in one call', function () {
     expect(valueOf(parsed, 'coherent_cache_loads_total', { ...orders, outcome: 'error' })).to.equal(1);
     expect(valueOf(parsed, 'coherent_cache_stored_total', { ...orders, source: 'load' })).to.equal(1);
     expect(valueOf(parsed, 'coherent_cache_stored_total', { ...orders, source: 'set' })).to.equal(2);
-    expect(valueOf(parsed, 'coherent_cache_evicted_total', orders)).to.equal(1);
+    expect(valueOf(parsed, 'coherent_cache_evicted_total', { ...orders, reason: 'capacity' })).to.equal(1);
     expect(valueOf(parsed, 'coherent_cache_invalidated_total', { ...orders, origin: 'local', scope: 'key' })).to.equal(1);
     expect(valueOf(parsed, 'coherent_cache_invalidated_total', { ...orders, origin: 'remote', scope: 'key' })).to.equal(1);
     expect(valueOf(parsed, 'coherent_cache_published_messages_total', orders)).to.equal(1);

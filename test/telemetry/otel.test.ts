@@ -41,7 +41,7 @@ describe('OpenTelemetry metrics', () => {
     expect(pointValue(requests, { cache: 'config', result: 'hit' })).to.equal(1);
     expect(pointValue(requests, { cache: 'config', result: 'miss', reason: 'absent' })).to.equal(2);
     expect(pointValue(byName.get('coherent_cache.loads'), { outcome: 'error' })).to.equal(1);
-    expect(pointValue(byName.get('coherent_cache.evicted'), {})).to.equal(1);
+    expect(pointValue(byName.get('coherent_cache.evicted'), { reason: 'capacity' })).to.equal(1);
     expect(pointValue(byName.get('coherent_cache.invalidated'), { origin: 'local', scope: 'key' })).to.equal(1);
     expect(pointValue(peerByName.get('coherent_cache.invalidated'), { origin: 'remote', scope: 'key' })).to.equal(1);
     expect(pointValue(byName.get('coherent_cache.link.degraded'), {})).to.equal(0);

@@ -146,7 +146,7 @@ describe('prom-client bridge', () => {
     expect(valueOf(metrics, 'coherent_cache_invalidated_total', { ...labels, origin: 'local', scope: 'key' })).to.equal(2);
     expect(valueOf(metrics, 'coherent_cache_publish_queue_depth', labels)).to.equal(0);
     expect(valueOf(metrics, 'coherent_cache_published_messages_total', labels)).to.equal(2);
-    expect(valueOf(metrics, 'coherent_cache_evicted_total', labels)).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_evicted_total', { ...labels, reason: 'capacity' })).to.equal(1);
     expect(valueOf(metrics, 'coherent_cache_entries', labels)).to.equal(3);
     expect(valueOf(metrics, 'coherent_cache_stored_total', { ...labels, source: 'set' })).to.equal(5);
 
