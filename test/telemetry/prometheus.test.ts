@@ -121,7 +121,8 @@ describe('prom-client bridge', () => {
     expect(lag?.count).to.equal(1);
     expect(lag?.buckets['0.0005']).to.equal(1);
 
-    // Losing the link: a degradation, a failed publish queued for retry; coming back: a resync, the queued key sent.
+    // Losing the link: a degradation, a failed publish queued for retry; coming back: a full resync (this bus keeps
+    // no log, so nothing says what the gap missed), the queued key sent.
     link.disconnect();
     // invalidate() resolves once its message is accepted: here, after the reconnect below.
     const failedOnce = waitForEvent(cache, 'the failed publish', (e) => e.type === 'publish.failed');
@@ -132,7 +133,7 @@ describe('prom-client bridge', () => {
     expect(valueOf(metrics, 'coherent_cache_link_degradations_total', labels)).to.equal(1);
     expect(valueOf(metrics, 'coherent_cache_publish_failed_total', labels)).to.equal(1);
     expect(valueOf(metrics, 'coherent_cache_publish_queue_depth', labels)).to.equal(1);
-    const resynced = waitForEvent(cache, 'a resync', (e) => e.type === 'invalidated' && e.reason === 'resync');
+    const resynced = waitForEvent(cache, 'a full resync', (e) => e.type === 'resynced' && e.mode === 'full' && e.cause === 'no-log');
     const republished = waitForEvent(cache, 'the queued key published', (e) => e.type === 'published');
     link.reconnect();
     await Promise.all([resynced, republished, queued]);
@@ -141,7 +142,11 @@ describe('prom-client bridge', () => {
 
     metrics = await scrape(registry);
     expect(valueOf(metrics, 'coherent_cache_link_degraded', labels)).to.equal(0);
-    expect(valueOf(metrics, 'coherent_cache_resyncs_total', labels)).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_resynced_total', { ...labels, mode: 'full' })).to.equal(1);
+    expect(valueOf(metrics, 'coherent_cache_resynced_total', { ...labels, mode: 'exact' })).to.equal(0);
+    expect(valueOf(metrics, 'coherent_cache_resynced_dropped_total', { ...labels, mode: 'full' })).to.equal(1); // a ('short' was invalidated while the link was down)
+    expect(valueOf(metrics, 'coherent_cache_resynced_dropped_total', { ...labels, mode: 'exact' })).to.equal(0);
+    expect(valueOf(metrics, 'coherent_cache_repair_failed_total', labels)).to.equal(0);
     expect(valueOf(metrics, 'coherent_cache_invalidated_total', { ...labels, origin: 'local', scope: 'all' })).to.equal(1);
     expect(valueOf(metrics, 'coherent_cache_invalidated_total', { ...labels, origin: 'local', scope: 'key' })).to.equal(2);
     expect(valueOf(metrics, 'coherent_cache_publish_queue_depth', labels)).to.equal(0);
@@ -149,6 +154,61 @@ describe('prom-client bridge', () => {
     expect(valueOf(metrics, 'coherent_cache_evicted_total', { ...labels, reason: 'capacity' })).to.equal(1);
     expect(valueOf(metrics, 'coherent_cache_entries', labels)).to.equal(3);
     expect(valueOf(metrics, 'coherent_cache_stored_total', { ...labels, source: 'set' })).to.equal(5);
+
+    unregister();
+    await Promise.all([cache.close(), peer.close()]);
+  });
+
+  it('tells gap repairs apart: the full resync at start, an exact one, a failed log read, a full one after a log reset', async () => {
+    const registry = new Registry();
+    const bus = new MemoryBus({ log: true });
+    const link = bus.transport();
+    const log = link.log as NonNullable<typeof link.log>;
+    const repaired = (mode: 'exact' | 'full', cause?: string) => waitForEvent(cache, `a ${mode} resync`, (e) => e.type === 'resynced' && e.mode === mode && e.cause === cause);
+    const cache = createCache<string>({ name: 'orders', transport: link, metrics: false, tracing: false });
+    const peer = createCache<string>({ name: 'orders', transport: bus.transport(), metrics: false, tracing: false });
+    const unregister = registerPrometheus(cache, { registry });
+    const labels = { cache: 'orders' };
+    const figures = async () => {
+      const metrics = await scrape(registry);
+      const read = (name: string, mode: string) => valueOf(metrics, name, { ...labels, mode });
+      return {
+        resynced: { exact: read('coherent_cache_resynced_total', 'exact'), full: read('coherent_cache_resynced_total', 'full') },
+        dropped: { exact: read('coherent_cache_resynced_dropped_total', 'exact'), full: read('coherent_cache_resynced_dropped_total', 'full') },
+        repairFailed: valueOf(metrics, 'coherent_cache_repair_failed_total', labels),
+      };
+    };
+
+    // Every start with a log: one full resync that drops nothing (where the log stands is not known yet).
+    const started = repaired('full', 'starting');
+    await Promise.all([cache.ready(), peer.ready(), started]);
+    expect(await figures()).to.deep.equal({ resynced: { exact: 0, full: 1 }, dropped: { exact: 0, full: 0 }, repairFailed: 0 });
+
+    // A gap in which a peer invalidated x: the log covers it, only x goes.
+    for (const key of ['x', 'y', 'z']) cache.set(key, key.toUpperCase());
+    link.disconnect();
+    await peer.invalidate('x');
+    // The first read of the log fails; the next heartbeat's read repairs the gap.
+    const read = sinon.stub(log, 'read').callThrough();
+    read.onFirstCall().rejects(new Error('NOPERM'));
+    const failed = waitForEvent(cache, 'a failed repair', (e) => e.type === 'repair.failed');
+    const exact = repaired('exact');
+    link.reconnect();
+    await failed;
+    expect((await figures()).repairFailed).to.equal(1);
+    await clock.tickAsync(1_000);
+    await exact;
+    read.restore();
+    expect(['x', 'y', 'z'].map((key) => cache.peek(key))).to.deep.equal([undefined, 'Y', 'Z']);
+    expect(await figures()).to.deep.equal({ resynced: { exact: 1, full: 1 }, dropped: { exact: 1, full: 0 }, repairFailed: 1 });
+
+    // The server lost its log (a restart without persistence): the next gap cannot be repaired exactly, y and z go.
+    link.disconnect();
+    bus.resetLogs();
+    const full = repaired('full', 'log-reset');
+    link.reconnect();
+    await full;
+    expect(await figures()).to.deep.equal({ resynced: { exact: 1, full: 2 }, dropped: { exact: 1, full: 2 }, repairFailed: 1 });
 
     unregister();
     await Promise.all([cache.close(), peer.close()]);
@@ -221,11 +281,11 @@ describe('prom-client bridge', () => {
 
   it('refuses a registry that already has another metric of a catalogue name, and leaves nothing behind', () => {
     const registry = new Registry();
-    new Counter({ name: 'coherent_cache_resyncs_total', help: 'someone else', registers: [registry] });
+    new Counter({ name: 'coherent_cache_resynced_total', help: 'someone else', registers: [registry] });
     const cache = createCache<string>({ name: 'clash', metrics: false, tracing: false });
-    expect(() => registerPrometheus(cache, { registry })).to.throw(/coherent_cache_resyncs_total/);
-    expect(registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name)).to.deep.equal(['coherent_cache_resyncs_total']);
-    registry.removeSingleMetric('coherent_cache_resyncs_total');
+    expect(() => registerPrometheus(cache, { registry })).to.throw(/coherent_cache_resynced_total/);
+    expect(registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name)).to.deep.equal(['coherent_cache_resynced_total']);
+    registry.removeSingleMetric('coherent_cache_resynced_total');
     registerPrometheus(cache, { registry })();
   });
 
