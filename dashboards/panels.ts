@@ -161,14 +161,31 @@ export const ROWS: readonly RowSpec[] = [
         unit: 'short',
         queries: [{ expr: `sum by (cache, reason) (${rate('coherent_cache_message_rejected_total')})`, legend: '{{cache}} {{reason}}' }],
       },
+    ],
+  },
+  {
+    title: 'Link and gap repair',
+    panels: [
       {
-        title: 'Degraded instances and resyncs',
-        description: 'Instances that cannot hear their peers now (entries live at most degradedTtl), and resyncs (everything dropped after a gap).',
+        title: 'Degraded instances and failed repairs',
+        description:
+          "Instances that cannot hear their peers now (entries live at most degradedTtl), and reads of the transport's log for a gap repair that failed (retried at the next heartbeat; the lease is not renewed meanwhile).",
         kind: 'timeseries',
         unit: 'short',
         queries: [
           { expr: `sum by (cache) (coherent_cache_link_degraded${sel()})`, legend: '{{cache}} degraded instances' },
-          { expr: `sum by (cache) (increase(coherent_cache_resyncs_total${sel()}[$__rate_interval]))`, legend: '{{cache}} resyncs' },
+          { expr: `sum by (cache) (increase(coherent_cache_repair_failed_total${sel()}[$__rate_interval]))`, legend: '{{cache}} failed repairs' },
+        ],
+      },
+      {
+        title: 'Resyncs by mode',
+        description:
+          "Gap repairs and the live entries they dropped (each a later load), by mode. exact: the log covered the gap, only its keys went. full: everything went (no log, log trimmed or reset, a peer without the log). Every start with a log makes one full resync that drops nothing.",
+        kind: 'timeseries',
+        unit: 'short',
+        queries: [
+          { expr: `sum by (cache, mode) (increase(coherent_cache_resynced_total${sel()}[$__rate_interval]))`, legend: '{{cache}} {{mode}} resyncs' },
+          { expr: `sum by (cache, mode) (increase(coherent_cache_resynced_dropped_total${sel()}[$__rate_interval]))`, legend: '{{cache}} {{mode}} entries dropped' },
         ],
       },
     ],

@@ -67,7 +67,8 @@ describe('SRE kit: dashboards', () => {
       'Propagation lag',
       'Publish failures and retry queue',
       'Rejected messages',
-      'Degraded instances and resyncs',
+      'Degraded instances and failed repairs',
+      'Resyncs by mode',
     ]) {
       expect(titles.has(needed), needed).to.equal(true);
     }
@@ -89,7 +90,7 @@ describe('SRE kit: dashboards', () => {
 });
 
 describe('SRE kit: alert rules', () => {
-  it('covers the six alerts and every expression parses and uses exported metrics', () => {
+  it('covers the eight alerts and every expression parses and uses exported metrics', () => {
     const rules = alertRules();
     expect(rules.map((r) => r.alert)).to.have.members([
       'CoherentCacheHitRatioCollapse',
@@ -98,6 +99,8 @@ describe('SRE kit: alert rules', () => {
       'CoherentCachePublishFailures',
       'CoherentCachePropagationLagHigh',
       'CoherentCacheRejectedMessages',
+      'CoherentCacheFullResyncDropped',
+      'CoherentCacheRepairFailing',
     ]);
     for (const rule of rules) {
       const parsed = parsePromql(rule.expr);
@@ -108,7 +111,7 @@ describe('SRE kit: alert rules', () => {
 
   it('promtool check rules and promtool test rules pass', async () => {
     const checked = await run('promtool', ['check', 'rules', 'dashboards/alerts.yaml'], { cwd: root });
-    expect(checked.stdout).to.match(/SUCCESS: 6 rules found/);
+    expect(checked.stdout).to.match(/SUCCESS: 8 rules found/);
     const tested = await run('promtool', ['test', 'rules', 'dashboards/alerts.test.yaml'], { cwd: root });
     expect(tested.stdout).to.match(/SUCCESS/);
   });
@@ -119,7 +122,7 @@ describe('SRE kit: alert rules', () => {
       cpSync(join(root, 'deploy/prometheus.yml'), join(dir, 'prometheus.yml'));
       cpSync(join(root, 'dashboards/alerts.yaml'), join(dir, 'alerts.yaml'));
       const { stdout } = await run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
-      expect(stdout).to.match(/SUCCESS: 6 rules found/);
+      expect(stdout).to.match(/SUCCESS: 8 rules found/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
