@@ -253,7 +253,9 @@ export class RedisTransport implements Transport {
       const cluster = publisher as Cluster;
       const [host, port] = splitNode(node);
       const base = cluster.nodes('master')[0]?.options ?? {};
-      return new Redis({ ...base, host, port, lazyConnect: false, enableOfflineQueue: true });
+      // A cluster's node connections do not reconnect by themselves (the Cluster does it for them: retryStrategy null);
+      // this one is ours alone, so it takes ioredis's default back, or a dropped subscriber would never return.
+      return new Redis({ ...base, host, port, lazyConnect: false, enableOfflineQueue: true, retryStrategy: reconnectDelay });
     }
     // A subscriber must queue its SUBSCRIBE while (re)connecting, whatever the publisher does.
     return (publisher as Redis).duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
@@ -310,6 +312,11 @@ function isIoredisClient(value: unknown): value is Redis | Cluster {
 function isEmitter(client: Redis | Cluster): boolean {
   const candidate = client as Partial<Record<'on' | 'off', unknown>>;
   return typeof candidate.on === 'function' && typeof candidate.off === 'function';
+}
+
+/** ioredis's default reconnect delay: 50 ms more per attempt, at most 2 s. */
+function reconnectDelay(attempt: number): number {
+  return Math.min(attempt * 50, 2_000);
 }
 
 function splitNode(node: string): [string, number] {

@@ -237,6 +237,21 @@ describe('redis transport on a 3-node Redis Cluster (sharded pub/sub)', function
     await cluster.stop();
   });
 
+  it('a killed subscriber reconnects and subscribes again (a cluster node connection does not reconnect by itself)', async () => {
+    const client = new Cluster(cluster.startupNodes);
+    clients.push(client);
+    const transport = redisTransport({ client, heartbeatInterval: 100, heartbeatTimeout: 500 });
+    transports.push(transport);
+    const cache = createCache<string>({ name: 'config', transport });
+    await cache.ready();
+    const lost = waitForEvent(cache, 'degraded', isLink('degraded'));
+    const back = waitForEvent(cache, 'connected again', (e) => e.type === 'link.changed' && e.state === 'connected' && e.reason === 'connected');
+    await Promise.all(cluster.nodes.map((node) => node.clientKill('pubsub')));
+    await lost;
+    await back;
+    await cache.close();
+  });
+
   it('invalidates across instances with SPUBLISH/SSUBSCRIBE', async () => {
     const caches = [0, 1].map(() => {
       const client = new Cluster(cluster.startupNodes);
