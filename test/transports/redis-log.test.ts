@@ -6,9 +6,10 @@
  * server's data) everything is dropped, and the events say which happened.
  */
 import { expect } from 'chai';
+import { Cluster } from 'ioredis';
 import { createCache, redisTransport, type Cache, type CacheEventOf, type CacheOptions, type RedisTransportOptions } from '../../src/index.ts';
 import { logKeys, parseFrame } from '../../src/transports/redis-log.ts';
-import { startRedis, type RedisServer } from '../support/redis-server.ts';
+import { startRedis, startRedisCluster, type RedisServer } from '../support/redis-server.ts';
 import { isLink, waitForEvent } from '../support/wait-for-event.ts';
 
 const CHANNEL = 'coherent-cache:config';
@@ -136,11 +137,13 @@ describe('redis transport with a log (real redis-server)', function () {
     const a = instance({}, { log: { maxEntries: 100, maxAge: 60_000 } });
     await a.ready();
     const streamKey = logKeys(CHANNEL)[1];
-    // An entry from long ago (its id is its time), then a fresh one: publishing trims by age.
+    // An entry from long ago (its id is its time), then fresh ones: publishing trims by age (every 64 entries).
     await server.command('XADD', streamKey, '1-1', 's', '0', 'p', 'ancient');
-    await a.invalidate('k');
-    const ids = (await server.command('XRANGE', streamKey, '-', '+')) as [string, string[]][];
-    expect(ids.map(([, fields]) => fields[3])).to.have.length(1).and.not.include('ancient');
+    for (let i = 0; i < 63; i++) await a.invalidate(`k${i}`);
+    const kept = async (): Promise<string[]> => ((await server.command('XRANGE', streamKey, '-', '+')) as [string, string[]][]).map(([, fields]) => fields[3] as string);
+    expect(await kept(), 'not yet: 63 entries').to.include('ancient');
+    await a.invalidate('k63');
+    expect(await kept()).to.have.length(64).and.not.include('ancient');
   });
 
   it('repairs signed messages too, and a cache without the log still hears a logged peer', async () => {
@@ -158,5 +161,56 @@ describe('redis transport with a log (real redis-server)', function () {
     const unlogged = waitForEvent(logged, 'an unlogged peer', (e) => e.type === 'peer.heard' && e.unlogged === true);
     await unlogged;
     expect(logged.snapshot().unlogged).to.equal(true);
+  });
+});
+
+describe('redis transport with a log on a Redis Cluster (real redis-servers)', function () {
+  this.timeout(60_000);
+  let cluster: Awaited<ReturnType<typeof startRedisCluster>>;
+  const closers: (() => Promise<void>)[] = [];
+
+  before(async () => {
+    cluster = await startRedisCluster({ masters: 3 });
+  });
+  after(async () => {
+    for (const close of closers.reverse()) await close();
+    await cluster.stop();
+  });
+
+  function instance(): Cache<string> {
+    const client = new Cluster(cluster.startupNodes);
+    const transport = redisTransport({ client, heartbeatInterval: 100, heartbeatTimeout: 500, log: true });
+    const cache = createCache<string>({ name: 'config', transport, ttl: 60_000 });
+    closers.push(
+      () => cache.close(),
+      () => transport.close(),
+      () => Promise.resolve(client.disconnect()),
+    );
+    return cache;
+  }
+
+  it('keeps the log in the channel’s slot, publishes framed entries with SPUBLISH, and repairs a dropped subscriber exactly', async () => {
+    const [a, b] = [instance(), instance()];
+    await Promise.all([a.ready(), b.ready()]);
+    const any = cluster.nodes[0] as RedisServer;
+    const slots = await Promise.all([CHANNEL, ...logKeys(CHANNEL)].map((name) => any.command('CLUSTER', 'KEYSLOT', name)));
+    expect(new Set(slots).size, 'channel, state and stream in one slot').to.equal(1);
+
+    for (const key of ['k', 'j']) await b.get(key, () => 'old');
+    const heard = waitForEvent(b, 'a positioned invalidation', (e) => e.type === 'message.received' && e.position !== undefined);
+    await a.invalidate('x');
+    await heard;
+
+    const lost = waitForEvent(b, 'degraded', isLink('degraded'));
+    const repaired = waitForEvent(b, 'an exact repair', (e) => e.type === 'resynced' && e.mode === 'exact');
+    await Promise.all(cluster.nodes.map((node) => node.clientKill('pubsub')));
+    await lost;
+    await a.invalidate('k');
+    await repaired;
+    const sentinel = waitForEvent(b, 'a later message', (e) => e.type === 'message.received' && e.keys === 1 && b.snapshot().link === 'connected');
+    await a.invalidate('later');
+    await sentinel;
+    expect(b.has('k')).to.equal(false);
+    expect(b.has('j')).to.equal(true);
   });
 });
