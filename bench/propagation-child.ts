@@ -12,7 +12,7 @@
 import { Redis } from 'ioredis';
 import { serveParent } from '../test/support/child.ts';
 import { clockOffset, wallNow } from './peers.ts';
-import { CONTENDERS, RAW_CHANNEL, BENTO_STORE, COHERENT_NAME, type Contender, type ToChild, type ToParent } from './propagation.ts';
+import { CONTENDERS, RAW_CHANNEL, BENTO_STORE, COHERENT_NAME, LOGGED_NAME, type Contender, type ToChild, type ToParent } from './propagation.ts';
 
 interface Receiver {
   /** Whether `key` is still cached (after the run: must be false for every measured key). */
@@ -77,10 +77,12 @@ async function receiver(): Promise<Receiver> {
       await subscriber.subscribe(RAW_CHANNEL);
       return { holds: (key) => Promise.resolve(map.has(key)), close: () => subscriber.quit().then(() => undefined) };
     }
-    case 'coherent-cache': {
+    case 'coherent-cache':
+    case 'coherent-cache + log': {
       const { createCache, redisTransport } = await import('../src/index.ts');
-      const transport = redisTransport({ url });
-      const cache = createCache<number>({ name: COHERENT_NAME, transport, maxEntries: count + warmup + 100 });
+      const logged = contender === 'coherent-cache + log';
+      const transport = redisTransport({ url, log: logged });
+      const cache = createCache<number>({ name: logged ? LOGGED_NAME : COHERENT_NAME, transport, maxEntries: count + warmup + 100 });
       // Filled once connected: connecting drops whatever was cached before (it may have missed invalidations).
       await cache.ready();
       for (const key of [...measuredKeys, ...warmupKeys]) cache.set(key, 1);
