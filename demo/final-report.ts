@@ -8,7 +8,7 @@ import type { StaleRead } from './checker.ts';
 import type { DemoSummary } from './summary.ts';
 
 export function printSummary(summary: DemoSummary, say: (line: string) => void): void {
-  const header = ['worker', 'pid', 'port', 'state', 'reads', 'hit%', 'joined', 'errors', 'writes', 'loads', 'inval local', 'inval remote', 'resyncs', 'lag p50', 'lag p99', 'lag max'];
+  const header = ['worker', 'pid', 'port', 'state', 'reads', 'hit%', 'joined', 'errors', 'writes', 'loads', 'inval local', 'inval remote', 'resyncs exact/full', 'lag p50', 'lag p99', 'lag max'];
   const rows = summary.perWorker.map((row) => [
     String(row.worker),
     String(row.pid),
@@ -22,7 +22,7 @@ export function printSummary(summary: DemoSummary, say: (line: string) => void):
     int(row.loads),
     int(row.invalidations.local),
     int(row.invalidations.remote),
-    int(row.resyncs),
+    `${int(row.resyncs.exact)}/${int(row.resyncs.full)}`,
     ms(row.lagMs.p50),
     ms(row.lagMs.p99),
     ms(row.lagMs.max),
@@ -40,7 +40,7 @@ export function printSummary(summary: DemoSummary, say: (line: string) => void):
     int(sum(summary.perWorker, (row) => row.loads)),
     int(summary.invalidations.local),
     int(summary.invalidations.remote),
-    int(summary.resyncs),
+    `${int(summary.resyncs.exact)}/${int(summary.resyncs.full)}`,
     ms(summary.lagMs.p50),
     ms(summary.lagMs.p99),
     ms(summary.lagMs.max),
@@ -53,6 +53,8 @@ export function printSummary(summary: DemoSummary, say: (line: string) => void):
     `store: ${int(summary.store.reads)} reads, ${int(summary.store.writes)} writes   link degradations: ${int(summary.degradations)}   ` +
       `writes: ${int(summary.writes.acked)} acknowledged, ${int(summary.writes.unacked)} not (invalidate() rejected), ${int(summary.writes.failed)} failed`,
   );
+  const r = summary.resyncs;
+  say(`gap repairs: ${int(r.exact)} exact from the log, ${int(r.full)} full (each start counts one); loads avoided by the exact ones: ${int(r.loadsAvoided)}`);
   say(
     `reads: ${int(summary.reads.due)} due, ${int(summary.reads.errors)} failed, ${int(summary.reads.shed)} shed by the generator, ` +
       `${int(summary.reads.lost)} lost with a worker chaos killed ` +

@@ -45,7 +45,8 @@ export interface DemoSummary {
   readonly machine: LoadSnapshot['machine'];
   readonly store: { readonly reads: number; readonly writes: number };
   readonly invalidations: { readonly local: number; readonly remote: number };
-  readonly resyncs: number;
+  /** Gap repairs: exact (from the log) or full (everything dropped). */
+  readonly resyncs: Resyncs;
   readonly degradations: number;
   readonly lagMs: LagSummary;
   readonly checker: CheckerVerdict;
@@ -62,9 +63,16 @@ export interface WorkerRow {
   readonly counts: TargetCounts;
   readonly loads: number;
   readonly invalidations: { readonly local: number; readonly remote: number };
-  readonly resyncs: number;
+  readonly resyncs: Resyncs;
   readonly degradations: number;
   readonly lagMs: LagSummary;
+}
+
+/** Gap repairs by mode, and the entries exact ones kept: loads a full resync would have sent to the store. */
+export interface Resyncs {
+  readonly exact: number;
+  readonly full: number;
+  readonly loadsAvoided: number;
 }
 
 /** Everything a run leaves behind to be summarized. */
@@ -110,7 +118,7 @@ export function summarize(run: RunRecord): DemoSummary {
     machine: load.machine,
     store: { reads: run.store.reads, writes: run.store.writes },
     invalidations: { local: sum(rows, (row) => row.invalidations.local), remote: sum(rows, (row) => row.invalidations.remote) },
-    resyncs: sum(rows, (row) => row.resyncs),
+    resyncs: { exact: sum(rows, (row) => row.resyncs.exact), full: sum(rows, (row) => row.resyncs.full), loadsAvoided: sum(rows, (row) => row.resyncs.loadsAvoided) },
     degradations: sum(rows, (row) => row.degradations),
     lagMs: lagSummary(lagSamples(run.slots)),
     checker: load.verdict,
@@ -145,7 +153,7 @@ function workerRow(slot: Slot, loadgen: LoadThread): WorkerRow {
     counts: loadgen.counts.get(slot.id) ?? zeroCounts(),
     loads: stats?.loads.ok ?? 0,
     invalidations: invalidationCounts(slot),
-    resyncs: (stats?.resynced.full ?? 0) + (stats?.resynced.exact ?? 0),
+    resyncs: { exact: stats?.resynced.exact ?? 0, full: stats?.resynced.full ?? 0, loadsAvoided: stats?.resyncedKept ?? 0 },
     degradations: stats?.degradations ?? 0,
     lagMs: lagSummary(lagSamples([slot])),
   };

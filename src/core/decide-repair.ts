@@ -139,7 +139,7 @@ function exactResync<V>(state: CacheState<V>, at: number, head: LogPosition, ent
       if (live || state.loads.has(key)) events.push({ type: 'invalidated', scope: 'key', key, at, origin: 'remote', reason: 'resync' });
     }
   }
-  events.push({ type: 'resynced', at, mode: 'exact', head, missed: entries.length, keys: keys.size, dropped });
+  events.push({ type: 'resynced', at, mode: 'exact', head, missed: entries.length, keys: keys.size, dropped, kept: state.entries.liveCount - dropped });
   return events;
 }
 
@@ -150,8 +150,8 @@ export function fullResync<V>(state: CacheState<V>, at: number, cause: FullResyn
   if (state.entries.size > 0 || state.loads.size > 0) events.push({ type: 'invalidated', scope: 'all', at, origin: 'local', reason: 'resync' });
   events.push(
     head === undefined
-      ? { type: 'resynced', at, mode: 'full', cause, missed: 0, keys: 0, dropped }
-      : { type: 'resynced', at, mode: 'full', cause, head, missed: 0, keys: 0, dropped },
+      ? { type: 'resynced', at, mode: 'full', cause, missed: 0, keys: 0, dropped, kept: 0 }
+      : { type: 'resynced', at, mode: 'full', cause, head, missed: 0, keys: 0, dropped, kept: 0 },
   );
   return events;
 }

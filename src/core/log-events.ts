@@ -70,6 +70,8 @@ export interface ResyncedEvent {
   readonly keys: number;
   /** Live entries the repair dropped. */
   readonly dropped: number;
+  /** Live entries it kept (exact only): the loads a full resync would have caused. */
+  readonly kept: number;
 }
 
 /** This instance's own message came back at `position`: the log is applied up to there. */

@@ -29,6 +29,8 @@ export interface CacheCounters {
   resynced: { exact: number; full: number };
   /** `resynced.dropped`: live entries those repairs dropped, by mode. */
   resyncedDropped: { exact: number; full: number };
+  /** `resynced.kept`: live entries exact repairs kept, each a load a full resync would have caused. */
+  resyncedKept: number;
   /** `repair.failed`: log reads that failed (the next heartbeat tries again). */
   repairFailed: number;
   cleared: number;
@@ -61,6 +63,7 @@ export function zeroCounters(): CacheCounters {
     invalidated: { local: { key: 0, all: 0 }, remote: { key: 0, all: 0 } },
     resynced: { exact: 0, full: 0 },
     resyncedDropped: { exact: 0, full: 0 },
+    resyncedKept: 0,
     repairFailed: 0,
     cleared: 0,
     published: { messages: 0, keys: 0 },
@@ -136,6 +139,7 @@ export class StatsProjection {
       case 'resynced':
         c.resynced[event.mode]++;
         c.resyncedDropped[event.mode] += event.dropped;
+        c.resyncedKept += event.kept;
         return;
       case 'repair.failed':
         c.repairFailed++;

@@ -211,6 +211,16 @@ export const RESYNCED_DROPPED: CounterMetric = {
   ],
 };
 
+export const RESYNCED_KEPT: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.resynced.kept',
+  prometheusName: 'coherent_cache_resynced_kept_total',
+  description: 'Live entries exact gap repairs kept: the loads a full resync would have sent to the source',
+  unit: '{entry}',
+  labels: [],
+  read: (s) => one(s.resyncedKept),
+};
+
 export const REPAIR_FAILED: CounterMetric = {
   kind: 'counter',
   name: 'coherent_cache.repair.failed',
@@ -364,6 +374,7 @@ export const COUNTERS: readonly CounterMetric[] = [
   INVALIDATED,
   RESYNCED,
   RESYNCED_DROPPED,
+  RESYNCED_KEPT,
   REPAIR_FAILED,
   DEGRADATIONS,
   PUBLISHED,

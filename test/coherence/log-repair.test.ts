@@ -62,7 +62,7 @@ describe('gap repair from the log', () => {
 
   it('the first subscription reads where the log stands (a full resync of nothing) before it connects', async () => {
     const { a } = await pair();
-    expect(resyncs(a)).to.deep.equal([{ type: 'resynced', at: 1_000, mode: 'full', cause: 'starting', head: resyncs(a)[0]?.head, missed: 0, keys: 0, dropped: 0 }]);
+    expect(resyncs(a)).to.deep.equal([{ type: 'resynced', at: 1_000, mode: 'full', cause: 'starting', head: resyncs(a)[0]?.head, missed: 0, keys: 0, dropped: 0, kept: 0 }]);
     expect(a.snapshot().log).to.include({ seq: 0 });
   });
 
@@ -75,7 +75,7 @@ describe('gap repair from the log', () => {
     aLink.restore();
     await settle();
     expect(a.snapshot().link).to.equal('connected');
-    expect(resyncs(a).at(-1)).to.include({ mode: 'exact', missed: 1, keys: 1, dropped: 1 });
+    expect(resyncs(a).at(-1)).to.include({ mode: 'exact', missed: 1, keys: 1, dropped: 1, kept: 2 });
     expect(a.has('k'), 'invalidated in the gap').to.equal(false);
     expect(a.has('j') && a.has('i'), 'untouched keys survive').to.equal(true);
     // Degraded, their expiries were cut to the bound; the repair gave them back.

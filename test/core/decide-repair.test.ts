@@ -29,7 +29,7 @@ const started = (repairId: number, at: number, seq?: number): CacheEvent<string>
     ? { type: 'repair.started', at, repairId, reason: 'starting' }
     : { type: 'repair.started', at, repairId, reason: 'reconnected', after: { epoch: 'e1', seq } };
 /** The log applied through `seq` of epoch e1 (what a first, full resync leaves). */
-const cursorAt = (seq: number, at = 0): CacheEvent<string> => ({ type: 'resynced', at, mode: 'full', cause: 'starting', head: { epoch: 'e1', seq }, missed: 0, keys: 0, dropped: 0 });
+const cursorAt = (seq: number, at = 0): CacheEvent<string> => ({ type: 'resynced', at, mode: 'full', cause: 'starting', head: { epoch: 'e1', seq }, missed: 0, keys: 0, dropped: 0, kept: 0 });
 const entry = (seq: number, epoch = 'e1'): ReceivedPosition => ({ epoch, seq, entry: true });
 const mark = (seq: number, epoch = 'e1'): ReceivedPosition => ({ epoch, seq, entry: false });
 const del = (keys: string[], instance = 'inst_peer', cache = 'config'): DecodedMessage => ({ ok: true, cache, op: 'del', legacy: false, keys, remote: { instance, sentAt: 1 } });
@@ -57,7 +57,7 @@ describe('decide: gap repair from the log', () => {
     });
     expect(given([starting, started(1, 3)]).when(logRead(1, 4, 7, []))).to.deep.equal({
       events: [
-        { type: 'resynced', at: 4, mode: 'full', cause: 'starting', head: { epoch: 'e1', seq: 7 }, missed: 0, keys: 0, dropped: 0 },
+        { type: 'resynced', at: 4, mode: 'full', cause: 'starting', head: { epoch: 'e1', seq: 7 }, missed: 0, keys: 0, dropped: 0, kept: 0 },
         { type: 'link.changed', at: 4, state: 'connected', reason: 'connected', leaseUntil: 53 },
       ],
       effects: [],
@@ -73,7 +73,7 @@ describe('decide: gap repair from the log', () => {
     expect(given([...afterGap(), started(1, 20, 5)]).when(read)).to.deep.equal({
       events: [
         { type: 'invalidated', scope: 'key', key: 'k', at: 22, origin: 'remote', reason: 'resync' },
-        { type: 'resynced', at: 22, mode: 'exact', head: { epoch: 'e1', seq: 9 }, missed: 4, keys: 2, dropped: 1 },
+        { type: 'resynced', at: 22, mode: 'exact', head: { epoch: 'e1', seq: 9 }, missed: 4, keys: 2, dropped: 1, kept: 1 },
         { type: 'link.changed', at: 22, state: 'connected', reason: 'connected', leaseUntil: 70 },
       ],
       effects: [],
@@ -98,7 +98,7 @@ describe('decide: gap repair from the log', () => {
     const clear: DecodedMessage = { ok: true, cache: 'config', op: 'clear', legacy: false, keys: [], remote: { instance: 'inst_peer', sentAt: 1 } };
     expect(given([...afterGap(), started(1, 20, 5)]).when(logRead(1, 22, 6, [clear])).events.slice(0, 2)).to.deep.equal([
       { type: 'invalidated', scope: 'all', at: 22, origin: 'remote', reason: 'resync' },
-      { type: 'resynced', at: 22, mode: 'exact', head: { epoch: 'e1', seq: 6 }, missed: 1, keys: 0, dropped: 2 },
+      { type: 'resynced', at: 22, mode: 'exact', head: { epoch: 'e1', seq: 6 }, missed: 1, keys: 0, dropped: 2, kept: 0 },
     ]);
   });
 
@@ -120,7 +120,7 @@ describe('decide: gap repair from the log', () => {
       const events = [first as CacheEvent<string>, cursor as CacheEvent<string>, ...extra, ...rest, started(1, 20, 5)];
       expect(given(events).when(read).events.slice(0, 2)).to.deep.equal([
         { type: 'invalidated', scope: 'all', at: 22, origin: 'local', reason: 'resync' },
-        { type: 'resynced', at: 22, mode: 'full', cause, head: read.type === 'log.read' && read.ok ? { epoch: read.epoch, seq: read.head } : undefined, missed: 0, keys: 0, dropped: 2 },
+        { type: 'resynced', at: 22, mode: 'full', cause, head: read.type === 'log.read' && read.ok ? { epoch: read.epoch, seq: read.head } : undefined, missed: 0, keys: 0, dropped: 2, kept: 0 },
       ]);
     });
   }

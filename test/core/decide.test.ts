@@ -191,7 +191,7 @@ describe('decide: invalidations and the link', () => {
       events: [
         { type: 'link.changed', at: 10, state: 'connected', reason: 'connected', leaseUntil: 60 },
         { type: 'invalidated', scope: 'all', at: 10, origin: 'local', reason: 'resync' },
-        { type: 'resynced', at: 10, mode: 'full', cause: 'no-log', missed: 0, keys: 0, dropped: 1 },
+        { type: 'resynced', at: 10, mode: 'full', cause: 'no-log', missed: 0, keys: 0, dropped: 1, kept: 0 },
       ],
       effects: [{ type: 'flush' }, { type: 'send-beat' }],
     });
