@@ -16,6 +16,7 @@ import * as hitRatio from './hit-ratio.ts';
 import * as hitSync from './hit-sync.ts';
 import * as memory from './memory.ts';
 import * as propagation from './propagation.ts';
+import * as recovery from './recovery.ts';
 import { renderMachine, renderSection, renderSummary, type Machine, type Section } from './report.ts';
 import * as stampede from './stampede.ts';
 import * as telemetry from './telemetry.ts';
@@ -26,7 +27,7 @@ interface Scenario {
   readonly run: (context: ScenarioContext) => Promise<Section>;
 }
 
-const SCENARIOS: readonly Scenario[] = [hitSync, hitAsync, hitEviction, hitRatio, stampede, memory, propagation, throughput, telemetry];
+const SCENARIOS: readonly Scenario[] = [hitSync, hitAsync, hitEviction, hitRatio, stampede, memory, propagation, recovery, throughput, telemetry];
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 interface Arguments {
