@@ -56,7 +56,7 @@ async function runWith(options: DemoOptions, out: HumanOutput, redis: DemoRedis 
   const mode = options.redisUrl === undefined ? 'cluster-ipc' : 'redis';
 
   // The cluster transport's relay lives in the primary: it forwards each worker's messages to the others.
-  const uninstallRelay = mode === 'cluster-ipc' ? installClusterRelay() : undefined;
+  const uninstallRelay = mode === 'cluster-ipc' ? installClusterRelay({ log: true }) : undefined;
   const supervisor = new Supervisor({ options, store, loadgen, failures });
   const progress = new ProgressPrinter({ out, supervisor, loadgen });
   const target = redis ?? (options.redisUrl === undefined ? undefined : { url: options.redisUrl });

@@ -78,7 +78,7 @@ process.on('message', (message: unknown) => {
 async function main(): Promise<void> {
   const redisUrl = process.env['REDIS_URL'];
   // With the log, a worker whose subscriber is lost reloads only the keys invalidated meanwhile, not all of them.
-  const transport: Transport = redisUrl === undefined || redisUrl === '' ? clusterTransport() : redisTransport({ url: redisUrl, log: true });
+  const transport: Transport = redisUrl === undefined || redisUrl === '' ? clusterTransport({ log: true }) : redisTransport({ url: redisUrl, log: true });
   const store = new StoreClient();
   const degradedTtl = Number(process.env['DEMO_DEGRADED_TTL'] ?? DEGRADED_TTL_MS);
   const cache = createCache<ConfigRecord | null>({ name: 'config', ttl: 30_000, degradedTtl, loadTimeout: 2_000, transport });

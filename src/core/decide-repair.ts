@@ -86,7 +86,8 @@ export function afterConnect<V>(state: CacheState<V>, reason: LinkReason): Effec
  * dropped, and entries degraded meanwhile get their own expiries back;
  * otherwise everything is dropped. Either way the cursor moves to the head
  * read, and a link that waited for the repair connects, under a lease counted
- * from when the repair began (everything published before the read is applied).
+ * from when the successful read was asked for (everything published before
+ * then is applied).
  */
 export function decideLogRead<V>(state: CacheState<V>, command: LogReadCommand): Decision<V> {
   const repair = state.repair;
@@ -96,9 +97,9 @@ export function decideLogRead<V>(state: CacheState<V>, command: LogReadCommand):
   const head: LogPosition = { epoch: command.epoch, seq: command.head };
   const cause = fullCause(state, command);
   const events = cause === undefined ? exactResync(state, at, head, command.entries) : fullResync(state, at, cause, head);
-  const leaseUntil = repair.since + state.policy.degradedTtl;
+  const leaseUntil = repair.attemptAt + state.policy.degradedTtl;
   if (state.link !== 'connected') events.push({ type: 'link.changed', at, state: 'connected', reason: 'connected', leaseUntil });
-  else if (leaseUntil > state.leaseUntil && leaseUntil > at) events.push({ type: 'lease.renewed', at, provenAt: repair.since, until: leaseUntil });
+  else if (leaseUntil > state.leaseUntil && leaseUntil > at) events.push({ type: 'lease.renewed', at, provenAt: repair.attemptAt, until: leaseUntil });
   const queue = state.retryQueue;
   return { events, effects: state.link !== 'connected' && (queue.clear || queue.keys.size > 0) ? [{ type: 'flush' }] : [] };
 }

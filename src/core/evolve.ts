@@ -36,7 +36,7 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       advanceLog(state, event.position);
       return state;
     case 'repair.started':
-      state.repair = { repairId: event.repairId, reason: event.reason, since: state.repair?.since ?? event.at, inFlight: true };
+      state.repair = { repairId: event.repairId, reason: event.reason, since: state.repair?.since ?? event.at, attemptAt: event.at, inFlight: true };
       if (event.repairId > state.lastRepairId) state.lastRepairId = event.repairId;
       return state;
     case 'repair.failed':

@@ -47,7 +47,7 @@ export interface CacheSnapshot<V> {
   /** Where it stands in the channel's log (with a transport that keeps one): applied through `seq`, and positions received past a gap. */
   readonly log: { readonly epoch: string; readonly seq: number; readonly ahead: readonly number[] } | undefined;
   /** The repair under way. */
-  readonly repair: { readonly repairId: number; readonly reason: string; readonly since: number; readonly inFlight: boolean } | undefined;
+  readonly repair: { readonly repairId: number; readonly reason: string; readonly since: number; readonly attemptAt: number; readonly inFlight: boolean } | undefined;
   /** A message without a log position arrived since the last full resync. */
   readonly unlogged: boolean;
   /** With `eviction: 'sieve'`: the key SIEVE's hand examines next (null: the oldest). */

@@ -42,8 +42,10 @@ export interface LogCursor {
 export interface Repair {
   readonly repairId: number;
   readonly reason: RepairReason;
-  /** When the gap it repairs was found (reconnected: the moment of the subscription, which the lease after it counts from). */
+  /** When the gap it repairs was found. */
   readonly since: number;
+  /** When its latest read was asked for: everything published before then is in what that read returns, so the lease after it counts from here. */
+  readonly attemptAt: number;
   /** Its read is outstanding (false after it failed, until the next heartbeat tries again). */
   inFlight: boolean;
 }

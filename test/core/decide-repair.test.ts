@@ -191,8 +191,8 @@ describe('decide: gap repair from the log', () => {
     const beat = given([...events, ...failed.events]).when({ type: 'beat', at: 30 });
     expect(beat.events).to.deep.equal([{ type: 'repair.started', at: 30, repairId: 2, reason: 'reconnected', after: { epoch: 'e1', seq: 5 } }]);
     expect(beat.effects).to.deep.include({ type: 'read-log', repairId: 2, after: { epoch: 'e1', seq: 5 } });
-    // The lease after it still counts from when the repair began.
-    expect(given([...events, ...failed.events, ...beat.events]).when(logRead(2, 31, 5, [])).events.at(-1)).to.include({ type: 'link.changed', leaseUntil: 70 });
+    // The lease after it counts from when the read that succeeded was asked for: nothing published before then was missed.
+    expect(given([...events, ...failed.events, ...beat.events]).when(logRead(2, 31, 5, [])).events.at(-1)).to.include({ type: 'link.changed', leaseUntil: 80 });
 
     const lostAgain = given(events).when({ type: 'link', at: 21, status: 'degraded', reason: 'connection-lost' });
     expect(lostAgain.events.map((e) => e.type), 'losing the link cancels the repair').to.deep.equal(['link.changed']);
