@@ -106,6 +106,8 @@ export class RedisTransport implements Transport {
       heartbeatTimeout: timerMs('redis.heartbeatTimeout', options.heartbeatTimeout ?? 2_000),
       publishTimeout: timerMs('redis.publishTimeout', options.publishTimeout ?? 2_000),
     };
+    // Checked before any connection is opened: a refused option leaves nothing running.
+    const retention = resolveRetention('redis.log', options.log);
     if (url !== undefined) {
       // Fail fast while disconnected: a failed publish goes to the cache's retry queue, not ioredis's offline queue.
       this.publisher = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, ...options.redisOptions });
@@ -121,7 +123,6 @@ export class RedisTransport implements Transport {
     this.publishDeadline = new Deadline(publishTimeout, () => new PublishTimeoutError(publishTimeout));
     this.closeDeadline = new Deadline(publishTimeout, () => new Error(`redis QUIT got no answer within ${publishTimeout} ms`));
     this.statuses = new StatusBroadcaster('connecting');
-    const retention = resolveRetention('redis.log', options.log);
     const redisLog = retention === undefined ? undefined : new RedisLog(this.publisher, this.sharded, retention);
     this.redisLog = redisLog;
     this.log =
