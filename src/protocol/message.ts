@@ -11,16 +11,26 @@
  * but them reaches the cache), and rejects with one of a fixed set of reasons
  * that is safe to use as a metric label.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readCanonical } from './canonical-reader.ts';
+import { verifySignature, type Secret } from './signing.ts';
+
+export { signatureOf } from './signing.ts';
 
 export const PROTOCOL_VERSION = 1;
 
 export type InvalidationOp =
-  | { readonly op: 'del'; readonly keys: readonly string[] }
-  | { readonly op: 'clear' }
+  /** `ack`: the publisher asks every receiver to confirm (see the `ack` op) once it has dropped these keys. */
+  | { readonly op: 'del'; readonly keys: readonly string[]; readonly ack?: number }
+  | { readonly op: 'clear'; readonly ack?: number }
   /** A heartbeat: its echo proves the channel to its sender (renewing its lease), and it announces the sender to its peers. */
-  | { readonly op: 'beat' };
+  | { readonly op: 'beat' }
+  /**
+   * A confirmation, sent to every instance but for instance `to` only: the
+   * sender applied every message of `to` up to the one that asked with `ack`
+   * (one channel delivers in order, so an ack confirms the earlier requests too).
+   */
+  | { readonly op: 'ack'; readonly ack: number; readonly to: string };
 
 export type InvalidationMessage = InvalidationOp & {
   readonly v: 1;
@@ -93,8 +103,7 @@ export function resolveLimits(input: LimitsInput = {}): ProtocolLimits {
   return Object.freeze(limits);
 }
 
-/** A secret shared by every instance; a string is used as its UTF-8 bytes. */
-export type Secret = string | Uint8Array;
+export type { Secret } from './signing.ts';
 
 export interface DecodeOptions {
   /** Use `resolveLimits` to build them; defaults to `DEFAULT_LIMITS`. */
@@ -133,10 +142,10 @@ const ALLOWED_FIELDS: ReadonlySet<string> = new Set([
   'origin',
   'sentAt',
   'traceparent',
+  'ack',
+  'to',
   'sig',
 ]);
-
-const SIG_PATTERN = /^[0-9a-f]{64}$/;
 
 /**
  * W3C Trace Context `traceparent`: version-traceid-parentid-flags, lowercase hex.
@@ -269,6 +278,8 @@ export function validate(object: Readonly<Record<string, unknown>>, limits: Prot
     own(object, 'traceparent'),
     own(object, 'sig'),
     limits,
+    // Only messages that ask for or give a confirmation have these: no object for the others.
+    Object.hasOwn(object, 'ack') || Object.hasOwn(object, 'to') ? { ack: own(object, 'ack'), to: own(object, 'to') } : undefined,
   );
 }
 
@@ -287,6 +298,7 @@ function validateFields(
   traceparent: unknown,
   sig: unknown,
   limits: ProtocolLimits,
+  acks: { readonly ack: unknown; readonly to: unknown } | undefined,
 ): Validated | DecodeFailure {
   const badName = checkName(cache, 'cache') ?? checkName(origin, 'origin');
   if (badName !== undefined) return badName;
@@ -316,13 +328,27 @@ function validateFields(
       }
     }
     keys = rawKeys as string[];
+  } else if (op === 'ack') {
+    if (rawKeys !== undefined) return reject('bad-shape', 'an ack message carries no keys');
+    if (acks === undefined) return reject('bad-shape', 'an ack message needs ack and to');
   } else {
-    return reject('bad-shape', 'op must be "del", "clear" or "beat"');
+    return reject('bad-shape', 'op must be "del", "clear", "beat" or "ack"');
   }
 
   // `+ 0` turns a -0 (valid JSON) into 0 so the message re-encodes to the same value.
   const message = messageOf(cache as string, origin as string, sentAt + 0, op, keys, traceparent);
-  return { ok: true, message, sig };
+  if (acks === undefined) return { ok: true, message, sig };
+  const withAck = checkAck(message, acks.ack, acks.to);
+  return withAck.ok ? { ok: true, message: withAck.message, sig } : withAck;
+}
+
+/** A request for confirmation (del, clear: `ack` only) or a confirmation (ack: `ack` and `to`), checked and added to `message`. */
+function checkAck(message: InvalidationMessage, ack: unknown, to: unknown): DecodeResult {
+  if (typeof ack !== 'number' || !Number.isSafeInteger(ack) || ack < 1) return reject('bad-shape', 'ack must be a positive whole number');
+  if (message.op === 'beat') return reject('bad-shape', 'a beat message carries no ack');
+  if (message.op !== 'ack') return to === undefined ? { ok: true, message: { ...message, ack } } : reject('bad-shape', `a ${message.op} message carries no to`);
+  const badTo = checkName(to, 'to');
+  return badTo ?? { ok: true, message: { ...message, ack, to: to as string } };
 }
 
 /** A message from checked parts: `keys` only for a del; no `traceparent` field when there is none. */
@@ -330,7 +356,7 @@ export function messageOf(
   cache: string,
   origin: string,
   sentAt: number,
-  op: 'del' | 'clear' | 'beat',
+  op: 'del' | 'clear' | 'beat' | 'ack',
   keys: readonly string[] | undefined,
   traceparent: string | undefined,
 ): InvalidationMessage {
@@ -340,52 +366,9 @@ export function messageOf(
     const list = keys ?? [];
     return traceparent === undefined ? { v, cache, op, keys: list, origin, sentAt } : { v, cache, op, keys: list, origin, sentAt, traceparent };
   }
+  // Its `ack` and `to` are added by the caller (checkAck, the writer); 0 and '' until then.
+  if (op === 'ack') return traceparent === undefined ? { v, cache, op, ack: 0, to: '', origin, sentAt } : { v, cache, op, ack: 0, to: '', origin, sentAt, traceparent };
   return traceparent === undefined ? { v, cache, op, origin, sentAt } : { v, cache, op, origin, sentAt, traceparent };
-}
-
-/*
- * Signing (shared secret), defined so another implementation can interoperate:
- *
- *   sig = lowercase hex of HMAC-SHA256(key = secret bytes, data = UTF-8 of C)
- *   C   = the JSON array [v, cache, op, keys, origin, sentAt, traceparent]
- *         in exactly that order, with keys = null for "clear" and "beat", and
- *         traceparent = null when absent, serialized as ECMAScript JSON.stringify
- *         does: no whitespace; strings escape only `"`, `\`, \b \f \n \r \t,
- *         other U+0000–U+001F and lone surrogates as lowercase \u00xx / \udxxx,
- *         everything else literal; numbers as Number::toString (integers below
- *         1e21 are plain digits).
- *   e.g. C = [1,"config","del",["a","b"],"inst_x",1700000000000,null]
- *
- * The `sig` field itself is not covered. HMAC proves a message came from a
- * holder of the secret; it does not stop a replay of a genuine message, which is
- * harmless here (an extra invalidation costs a reload, never a stale value).
- */
-export function signatureOf(message: InvalidationMessage, secret: Secret): string {
-  const canonical = JSON.stringify([
-    message.v,
-    message.cache,
-    message.op,
-    message.op === 'del' ? message.keys : null,
-    message.origin,
-    message.sentAt,
-    message.traceparent ?? null,
-  ]);
-  return createHmac('sha256', secret).update(canonical, 'utf8').digest('hex');
-}
-
-function verify(message: InvalidationMessage, sig: unknown, secret: Secret): DecodeFailure | undefined {
-  if (sig === undefined) return reject('unsigned', 'message has no sig but a secret is configured');
-  // An empty secret is a configuration mistake; fail closed instead of trusting a guessable key.
-  if (secret.length === 0) return reject('bad-signature', 'the receiver secret is empty');
-  // The pattern pins the length to 32 bytes, so timingSafeEqual cannot throw.
-  if (typeof sig !== 'string' || !SIG_PATTERN.test(sig)) {
-    return reject('bad-signature', 'sig is not 64 lowercase hex characters');
-  }
-  const expected = Buffer.from(signatureOf(message, secret), 'hex');
-  if (!timingSafeEqual(Buffer.from(sig, 'hex'), expected)) {
-    return reject('bad-signature', 'sig does not match the message');
-  }
-  return undefined;
 }
 
 /**
@@ -400,12 +383,12 @@ export function decodeMessage(raw: string | Uint8Array, options: DecodeOptions =
   const object = parsed.object;
   const checked = parsed.canonical
     ? // The reader always sets these four; the optional fields are read as own properties, as `validate` does.
-      validateFields(object['cache'], object['origin'], object['sentAt'], object['op'], own(object, 'keys'), own(object, 'traceparent'), own(object, 'sig'), limits)
+      validateFields(object['cache'], object['origin'], object['sentAt'], object['op'], own(object, 'keys'), own(object, 'traceparent'), own(object, 'sig'), limits, undefined)
     : validate(object, limits);
   if (!checked.ok) return checked;
   if (options.secret !== undefined) {
-    const failure = verify(checked.message, checked.sig, options.secret);
-    if (failure !== undefined) return failure;
+    const failure = verifySignature(checked.message, checked.sig, options.secret);
+    if (failure !== undefined) return reject(failure.reason, failure.detail);
   }
   return { ok: true, message: checked.message };
 }

@@ -29,6 +29,8 @@ export function encodeMessage(message: InvalidationMessage, options: EncodeOptio
   const fields: Record<string, unknown> = { v: message.v, cache: message.cache, op: message.op, origin: message.origin, sentAt: message.sentAt };
   if (message.op === 'del') fields.keys = message.keys;
   if (message.traceparent !== undefined) fields.traceparent = message.traceparent;
+  if (message.op !== 'beat' && message.ack !== undefined) fields.ack = message.ack;
+  if (message.op === 'ack') fields.to = message.to;
   const checked = validate(fields, limits);
   if (!checked.ok) throw new ProtocolEncodeError(checked.reason, checked.detail);
   return serializeMessage(checked.message, limits, options.secret);
@@ -45,6 +47,8 @@ export function serializeMessage(message: InvalidationMessage, limits: ProtocolL
   wire.origin = message.origin;
   wire.sentAt = message.sentAt;
   if (message.traceparent !== undefined) wire.traceparent = message.traceparent;
+  if (message.op !== 'beat' && message.ack !== undefined) wire.ack = message.ack;
+  if (message.op === 'ack') wire.to = message.to;
   if (secret !== undefined) {
     if (secret.length === 0) throw new RangeError('the signing secret must not be empty');
     wire.sig = signatureOf(message, secret);
@@ -104,6 +108,21 @@ export class MessageWriter {
   beat(sentAt: number): string {
     if (this.secret !== undefined) return this.signed('beat', undefined, sentAt, undefined);
     return sized(`${this.head}"beat"${this.originPart}${this.sentAtText.of(sentAt)}}`, this.limits);
+  }
+
+  /**
+   * A del or clear that asks every receiver to confirm with an ack message
+   * (request `ack`). Rare, so written by the generic serializer: the common
+   * messages above stay as they are.
+   */
+  asking(keys: readonly string[] | undefined, ack: number, sentAt: number, traceparent: string | undefined): string {
+    const message = messageOf(this.cache, this.origin, sentAt, keys === undefined ? 'clear' : 'del', keys, traceparent);
+    return serializeMessage({ ...message, ack } as InvalidationMessage, this.limits, this.secret);
+  }
+
+  /** Confirms to instance `to` that every message of its up to request `ack` was applied here. */
+  ack(ack: number, to: string, sentAt: number): string {
+    return serializeMessage({ v: PROTOCOL_VERSION, cache: this.cache, op: 'ack', ack, to, origin: this.origin, sentAt }, this.limits, this.secret);
   }
 
   private tail(traceparent: string | undefined): string {
