@@ -18,10 +18,13 @@ export function createCache<V>(options: CacheOptions): Cache<V> {
 }
 
 export type { Cache, CacheStats, EntryOptions } from './cache/cache.ts';
+export type { InvalidateOptions } from './cache/invalidate-options.ts';
+export type { VerifyOptions } from './cache/verifier.ts';
+export type { ViolationIncident } from './projections/incidents.ts';
 export type { MetricsOptions } from './cache/options.ts';
 export type { SizeOf } from './cache/bound-options.ts';
 export type { EvictionPolicy } from './core/state.ts';
-export { CacheClosedError, CacheKeyError, CacheOptionError, InvalidationTimeoutError, LoadTimeoutError, TransportClosedError, UndeliveredInvalidationsError } from './cache/errors.ts';
+export { AckTimeoutError, CacheClosedError, CacheKeyError, CacheOptionError, InvalidationTimeoutError, LoadTimeoutError, TransportClosedError, UndeliveredInvalidationsError } from './cache/errors.ts';
 export type { Loader, LoadContext, SyncLoader } from './cache/load-runner.ts';
 export type { CacheTracing, TracedCache, TraceHooks } from './cache/tracing.ts';
 export type * from './core/events.ts';

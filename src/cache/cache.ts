@@ -7,55 +7,39 @@
  * listens to hits: it does exactly what `decide` + `evolve` do for a hit.
  */
 import type { MeterProvider } from '@opentelemetry/api';
-import type { Command } from '../core/commands.ts';
+import type { Command, InvalidateCommand } from '../core/commands.ts';
 import { decide } from '../core/decide.ts';
 import type { Effect } from '../core/effects.ts';
 import type { CacheEvent, CacheEventOf, CacheEventType } from '../core/events.ts';
 import { applyHit, evolve } from '../core/evolve.ts';
 import { snapshotOf, type CacheSnapshot } from '../core/snapshot.ts';
 import { initialState, loadsInFlight, retryQueueDepth, type CacheState } from '../core/state.ts';
-import { Coherence } from '../coherence/coherence.ts';
+import type { Coherence } from '../coherence/coherence.ts';
+import { connectCoherence } from './connect.ts';
 import { ListenerRegistry, type Listener, type Unsubscribe } from '../projections/listeners.ts';
+import type { ViolationIncident } from '../projections/incidents.ts';
 import { EventRecorder, type RecordedEvent } from '../projections/recorder.ts';
-import { StatsProjection, type CacheCounters } from '../projections/stats.ts';
+import { StatsProjection } from '../projections/stats.ts';
 import { newInstanceId } from '../protocol/message.ts';
+import type { CacheStats, EntryOptions, Reply } from './cache-types.ts';
 import { clockFor, type Clock } from './clock.ts';
 import { CacheClosedError, CacheKeyError } from './errors.ts';
 import { LoadRunner, type Loader, type SyncLoader } from './load-runner.ts';
 import { policyOf, resolveOptions, type CacheOptions, type ResolvedOptions } from './options.ts';
 import { warnOnce } from './listener-warning.ts';
+import { AckWaiters } from './ack-waiters.ts';
+import { ackTimeoutOf, type InvalidateOptions } from './invalidate-options.ts';
+import { Verifier } from './verifier.ts';
 import { NO_TRACING, type CacheTracing, type TraceHooks } from './tracing.ts';
 import { positiveMs } from './validate.ts';
 import { jittered } from './bound-options.ts';
 import { assertKey, rejected } from './guards.ts';
 import { withSize } from './sizing.ts';
 
+export type { CacheStats, EntryOptions } from './cache-types.ts';
+
 /** `freshSlot`'s "no fresh entry" (a number, so the hot path returns one type). */
 const NONE = -1;
-
-/** Per-call options of `get`, `getSync` and `set`. */
-export interface EntryOptions {
-  /** This entry's ttl in ms, instead of the cache's. */
-  ttl?: number;
-}
-
-/** What `stats()` returns: the folded counters plus the current gauges. */
-export interface CacheStats extends CacheCounters {
-  /** Entries holding a value (fresh or expired). */
-  size: number;
-  /** The sum of their sizes as `sizeOf` measured them (0 without maxSize). */
-  entriesSize: number;
-  /** Loads whose loader is still running. */
-  loadsInFlight: number;
-  /** Listener calls that threw (and were skipped). */
-  listenerErrors: number;
-  /** `local` without a transport; else whether this instance hears its peers. */
-  link: 'local' | 'connected' | 'degraded';
-  /** Keys waiting in the publish retry queue (1 for an owed clear). */
-  publishQueueDepth: number;
-  /** Other instances heard on the channel within 2 × degradedTtl. */
-  peers: number;
-}
 
 /** What the package entry point supplies: the telemetry a cache gets unless its options say otherwise. */
 export interface CacheDefaults {
@@ -63,13 +47,6 @@ export interface CacheDefaults {
   /** Starts exporting a cache's metrics; returns the function that stops it. */
   readonly instrument: (cache: Cache<unknown>, options: { meterProvider?: MeterProvider }) => Unsubscribe;
 }
-
-/** What the caller of a command gets back (reads and invalidations have one). */
-type Reply<V> =
-  | { readonly kind: 'value'; readonly value: V }
-  | { readonly kind: 'promise'; readonly promise: Promise<V> }
-  | { readonly kind: 'sent'; readonly promise: Promise<void> }
-  | undefined;
 
 export class Cache<V> {
   readonly name: string;
@@ -86,6 +63,10 @@ export class Cache<V> {
   private readonly coherence: Coherence<V> | undefined;
   /** Projections that stop with the cache (telemetry registrations). */
   private readonly closeHooks = new Set<() => void>();
+  private readonly acks: AckWaiters<V>;
+  private readonly verifier: Verifier<V> | undefined;
+  /** Hits until the next one is verified (Infinity without verification: the hit path only counts down). */
+  private verifyIn = Infinity;
   /** The loader of the read being dispatched (a function is no command data). */
   private loader: Loader<V> | SyncLoader<V> | undefined;
   private closed = false;
@@ -103,7 +84,11 @@ export class Cache<V> {
     this.onClose(() => this.trace.detach());
     const dispatch = (command: Command<V>): void => void this.dispatch(command);
     this.loads = new LoadRunner<V>({ cacheName: this.name, trace: this.trace, now: () => this.clock.exact(), dispatch });
-    this.coherence = this.connect(dispatch);
+    this.coherence = connectCoherence(this.options, { cacheName: this.name, instanceId: this.instanceId, clock: this.clock, state: this.state, trace: this.trace, dispatch });
+    this.acks = new AckWaiters<V>({ cacheName: this.name, now: () => this.clock.exact(), dispatch });
+    const verify = this.options.verify;
+    this.verifier = verify && new Verifier<V>(verify, { now: () => this.clock.exact(), dispatch, graceMs: this.options.degradedTtl });
+    if (this.verifier !== undefined) this.verifyIn = this.verifier.nextCountdown();
     if (this.options.metrics !== false) this.onClose(defaults.instrument(this as Cache<unknown>, this.options.metrics));
   }
 
@@ -127,11 +112,14 @@ export class Cache<V> {
     const slot = this.freshSlot(key);
     if (slot !== NONE && !this.listeners.observesHits) {
       this.hit(slot);
-      return Promise.resolve(this.state.entries.value(slot));
+      const value = this.state.entries.value(slot);
+      if (--this.verifyIn === 0) this.verifyHit(key, value, loader, false);
+      return Promise.resolve(value);
     }
     try {
       if (slot === NONE) this.assertUsable(key, loader);
       const reply = this.read(key, loader, options, false, slot !== NONE);
+      if (reply?.kind === 'value' && --this.verifyIn === 0) this.verifyHit(key, reply.value, loader, false);
       return reply?.kind === 'promise' ? reply.promise : Promise.resolve((reply as { value: V }).value);
     } catch (error) {
       return rejected(error);
@@ -143,10 +131,14 @@ export class Cache<V> {
     const slot = this.freshSlot(key);
     if (slot !== NONE && !this.listeners.observesHits) {
       this.hit(slot);
-      return this.state.entries.value(slot);
+      const value = this.state.entries.value(slot);
+      if (--this.verifyIn === 0) this.verifyHit(key, value, loader, true);
+      return value;
     }
     if (slot === NONE) this.assertUsable(key, loader);
-    return (this.read(key, loader, options, true, slot !== NONE) as { value: V }).value;
+    const value = (this.read(key, loader, options, true, slot !== NONE) as { value: V }).value;
+    if (slot !== NONE && --this.verifyIn === 0) this.verifyHit(key, value, loader, true);
+    return value;
   }
 
   /** The fresh value, without loading, without counting a hit or miss, without touching recency. */
@@ -170,23 +162,30 @@ export class Cache<V> {
   /**
    * Drops `key` here (and, with a transport, on every other instance).
    * Read-your-writes: once this resolves, the next `get` calls its loader, and
-   * no read that begins after it joins a load that began before it.
+   * no read that begins after it joins a load that began before it. With
+   * `{ ack: 'all' }` it resolves only once every peer live at the call
+   * confirmed it dropped the key, and rejects with AckTimeoutError naming
+   * those that did not within `timeout`.
    */
-  invalidate(key: string): Promise<void> {
+  invalidate(key: string, options?: InvalidateOptions): Promise<void> {
     try {
       this.assertOpen();
       assertKey(key);
       this.assertPublishable(key);
+      return this.invalidation({ type: 'invalidate', at: this.clock.exact(), scope: 'key', key }, options);
     } catch (error) {
       return rejected(error);
     }
-    return this.published(this.dispatch({ type: 'invalidate', at: this.clock.exact(), scope: 'key', key }));
   }
 
-  /** Drops every entry here (and, with a transport, everywhere). */
-  invalidateAll(): Promise<void> {
-    if (this.closed) return Promise.reject(new CacheClosedError(this.name));
-    return this.published(this.dispatch({ type: 'invalidate', at: this.clock.exact(), scope: 'all' }));
+  /** Drops every entry here (and, with a transport, everywhere); `{ ack: 'all' }` as for `invalidate`. */
+  invalidateAll(options?: InvalidateOptions): Promise<void> {
+    try {
+      this.assertOpen();
+      return this.invalidation({ type: 'invalidate', at: this.clock.exact(), scope: 'all' }, options);
+    } catch (error) {
+      return rejected(error);
+    }
   }
 
   /** Resolves once this instance hears its peers (at once without a transport). */
@@ -231,6 +230,11 @@ export class Cache<V> {
     return this.recorder.events();
   }
 
+  /** The last coherence violations verification found (at most 8), each with the recorded events before and after it. */
+  violations(): ViolationIncident[] {
+    return this.recorder.violations();
+  }
+
   /** Every event, as it is applied. Returns the unsubscribe function. */
   subscribe(listener: Listener<CacheEvent<V>>): Unsubscribe {
     return this.listeners.subscribe(listener);
@@ -259,6 +263,8 @@ export class Cache<V> {
       }
     }
     this.closeHooks.clear();
+    this.verifier?.close();
+    this.acks.close(new CacheClosedError(this.name));
     await this.coherence?.close();
   }
 
@@ -282,6 +288,13 @@ export class Cache<V> {
     this.stats_.countHit();
   }
 
+  /** A sampled hit: verified off the hot path; the countdown starts again. */
+  private verifyHit(key: string, value: V, loader: Loader<V> | SyncLoader<V>, sync: boolean): void {
+    const verifier = this.verifier as Verifier<V>;
+    this.verifyIn = verifier.nextCountdown();
+    verifier.sample(key, value, loader, sync);
+  }
+
   /** A read through `decide`. `fresh`: the hot path found a fresh entry at the hit clock's time, which the command then carries. */
   private read(key: string, loader: Loader<V> | SyncLoader<V>, options: EntryOptions | undefined, sync: boolean, fresh: boolean): Reply<V> {
     const ttl = fresh ? 0 : this.ttlOf(options);
@@ -303,10 +316,12 @@ export class Cache<V> {
 
   /** Applies events in the one order every event takes; listeners hear a decision's events after all of them are folded. */
   private apply(events: readonly CacheEvent<V>[]): void {
+    const verifier = this.verifier?.watching === true ? this.verifier : undefined;
     for (const event of events) {
       evolve(this.state, event);
       this.stats_.apply(event);
       this.recorder.record(event);
+      verifier?.observe(event);
     }
     if (!this.listeners.isEmpty) for (const event of events) this.listeners.deliver(event);
   }
@@ -353,6 +368,18 @@ export class Cache<V> {
         case 'read-log':
           this.coherence?.readLog(effect);
           break;
+        case 'send-ack':
+          this.coherence?.sendAck(effect.ack, effect.to);
+          break;
+        case 'arm-ack-timeout': {
+          // The caller waits for the send (as without ack) and for the confirmations.
+          const acked = this.acks.arm(effect.requestId, effect.afterMs, effect.key);
+          reply = { kind: 'sent', promise: reply?.kind === 'sent' ? Promise.all([reply.promise, acked]).then(() => undefined) : acked };
+          break;
+        }
+        case 'settle-ack':
+          this.acks.settle(effect.requestId, effect.missing);
+          break;
         default:
           assertNever(effect);
       }
@@ -360,33 +387,11 @@ export class Cache<V> {
     return reply;
   }
 
-  private published(reply: Reply<V>): Promise<void> {
+  /** Dispatches an invalidation (asking for confirmations when `options` say so); resolves once it is sent (and confirmed). */
+  private invalidation(command: InvalidateCommand, options: InvalidateOptions | undefined): Promise<void> {
+    const ackTimeout = ackTimeoutOf(options, this.options.invalidateTimeout);
+    const reply = this.dispatch(ackTimeout === undefined ? command : { ...command, ackTimeout });
     return reply?.kind === 'sent' ? reply.promise : Promise.resolve();
-  }
-
-  private connect(dispatch: (command: Command<V>) => void): Coherence<V> | undefined {
-    const options = this.options;
-    if (options.transport === undefined) return undefined;
-    return new Coherence<V>(
-      {
-        cacheName: this.name,
-        instanceId: this.instanceId,
-        clock: this.clock,
-        state: this.state,
-        trace: this.trace,
-        dispatch,
-      },
-      {
-        transport: options.transport,
-        channel: options.channelPrefix + this.name,
-        legacyChannel: options.legacyChannel,
-        secret: options.secret,
-        limits: options.messageLimits,
-        beatInterval: options.beatInterval,
-        invalidateTimeout: options.invalidateTimeout,
-        closeTimeout: options.closeTimeout,
-      },
-    );
   }
 
   /** The ttl of a value about to be stored or loaded, jittered here: randomness is the shell's, and the events carry what it decided. */

@@ -41,6 +41,29 @@ export class InvalidationTimeoutError extends Error {
   }
 }
 
+/**
+ * `invalidate(key, { ack: 'all' })` / `invalidateAll({ ack: 'all' })`: these
+ * peers, live when it was called, did not confirm within its timeout that they
+ * dropped the key. The invalidation itself was applied here and sent; they may
+ * still serve the old value, for at most degradedTtl if they cannot hear the
+ * channel.
+ */
+export class AckTimeoutError extends Error {
+  override readonly name = 'AckTimeoutError';
+  constructor(
+    readonly cacheName: string,
+    /** The key invalidated; undefined for `invalidateAll()`. */
+    readonly key: string | undefined,
+    /** Instance ids of the peers that did not confirm, sorted. */
+    readonly peers: readonly string[],
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `cache "${cacheName}": ${key === undefined ? 'invalidateAll' : 'the invalidation'} was not confirmed within ${timeoutMs} ms by ${peers.length} peer(s): ${peers.join(', ')} (see error.peers)`,
+    );
+  }
+}
+
 /** `close()` could not deliver these invalidations before `closeTimeout`: other instances may serve their old values until their ttl. */
 export class UndeliveredInvalidationsError extends Error {
   override readonly name = 'UndeliveredInvalidationsError';

@@ -8,6 +8,7 @@ import { MAX_NAME_LENGTH, MAX_TRACEPARENT_LENGTH, PROTOCOL_VERSION, resolveLimit
 import type { Policy } from '../core/state.ts';
 import type { CacheTracing } from './tracing.ts';
 import type { Transport } from '../transports/transport.ts';
+import type { VerifyOptions } from './verifier.ts';
 import { describe, integerIn, nonNegativeMs, positiveMs, timerMs } from './validate.ts';
 import { boundOptions, type BoundOptions, type SizeOf } from './bound-options.ts';
 import type { EvictionPolicy } from '../core/state.ts';
@@ -96,6 +97,8 @@ export interface CacheOptions {
   tracing?: CacheTracing | false;
   /** OpenTelemetry metrics. Default: the global MeterProvider (no-op without an SDK); `false` for none. */
   metrics?: MetricsOptions | false;
+  /** Re-load a sample of the hits off the hot path and report values their loader contradicts (`coherence.violation`). Default: off. */
+  verify?: VerifyOptions;
 }
 
 /** Options after defaults, as the cache uses them. */
@@ -123,6 +126,7 @@ export interface ResolvedOptions extends BoundOptions {
   /** `undefined`: the default (the caller of `resolveOptions` supplies it). */
   readonly tracing: CacheTracing | false | undefined;
   readonly metrics: MetricsOptions | false;
+  readonly verify: VerifyOptions | undefined;
 }
 
 export const DEFAULTS = {
@@ -167,6 +171,7 @@ const KNOWN = new Set<string>([
   'messageLimits',
   'tracing',
   'metrics',
+  'verify',
 ]);
 
 export function resolveOptions(options: CacheOptions): ResolvedOptions {
@@ -212,6 +217,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     messageLimits: limitsOption(options.messageLimits),
     tracing: tracingOption(options.tracing),
     metrics: metricsOption(options.metrics),
+    verify: verifyOption(options.verify),
   };
 }
 
@@ -241,6 +247,18 @@ function legacyChannelOption(options: CacheOptions, ownChannel: string, secret: 
     );
   }
   return legacy;
+}
+
+function verifyOption(value: unknown): VerifyOptions | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CacheOptionError('verify', `must be { sampleRate, compare?, allowKeys? }, got ${describe(value)}`);
+  const { sampleRate, compare, allowKeys, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new CacheOptionError('verify', `has only sampleRate, compare and allowKeys, got ${describe(unknown)}`);
+  if (typeof sampleRate !== 'number' || !(sampleRate > 0 && sampleRate <= 1)) throw new CacheOptionError('verify', `sampleRate must be a number in (0, 1], got ${describe(sampleRate)}`);
+  if (compare !== undefined && typeof compare !== 'function') throw new CacheOptionError('verify', `compare must be a function, got ${describe(compare)}`);
+  if (allowKeys !== undefined && typeof allowKeys !== 'boolean') throw new CacheOptionError('verify', `allowKeys must be true or false, got ${describe(allowKeys)}`);
+  return value as VerifyOptions;
 }
 
 function metricsOption(value: unknown): MetricsOptions | false {

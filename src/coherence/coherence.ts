@@ -99,6 +99,10 @@ export class Coherence<V> {
     this.outbox.sendBeat();
   }
 
+  sendAck(ack: number, to: string): void {
+    this.outbox.sendAck(ack, to);
+  }
+
   publish(effect: EffectOf<'publish'>): Promise<void> {
     return this.outbox.publish(effect);
   }

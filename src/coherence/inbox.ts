@@ -29,5 +29,11 @@ export function readPayload(payload: string, legacy: boolean, settings: InboxSet
     message.traceparent === undefined
       ? { instance: message.origin, sentAt: message.sentAt }
       : { instance: message.origin, sentAt: message.sentAt, traceparent: message.traceparent };
-  return { ok: true, cache: message.cache, op: message.op, legacy: false, keys: message.op === 'del' ? message.keys : [], remote };
+  const keys = message.op === 'del' ? message.keys : NO_KEYS;
+  // Only a request for confirmation or a confirmation carries `ack`: one field check for the others.
+  if (message.op === 'beat' || message.ack === undefined) return { ok: true, cache: message.cache, op: message.op, legacy: false, keys, remote };
+  if (message.op === 'ack') return { ok: true, cache: message.cache, op: 'ack', legacy: false, keys, remote, ack: message.ack, to: message.to };
+  return { ok: true, cache: message.cache, op: message.op, legacy: false, keys, remote, ack: message.ack };
 }
+
+const NO_KEYS: readonly string[] = [];

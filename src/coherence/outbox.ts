@@ -63,6 +63,12 @@ export class Outbox<V> {
   private flushes = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  /**
+   * The highest request for confirmation not yet carried by an accepted send
+   * (0: none). One number is enough: a peer that confirms request n applied
+   * every earlier message too, so the next send asks for all of them at once.
+   */
+  private owedAck = 0;
   private readonly writer: MessageWriter;
   /** Batches whose send failed, waiting for a later one that carries them. */
   private readonly waiters = new Set<Batch>();
@@ -88,6 +94,7 @@ export class Outbox<V> {
       void afterThisTick(this.flush);
     }
     const batch = this.pending;
+    if (effect.ack !== undefined && effect.ack > this.owedAck) this.owedAck = effect.ack;
     if (effect.scope === 'all') {
       batch.clear = true;
       batch.keys.clear();
@@ -107,6 +114,18 @@ export class Outbox<V> {
       return;
     }
     this.settings.transport.publish(this.settings.channel, [payload], 'mark').catch(() => undefined);
+  }
+
+  /** Confirms to instance `to` that its messages up to request `ack` were applied; a lost one makes its requester time out, naming this instance. */
+  sendAck(ack: number, to: string): void {
+    if (this.closed) return;
+    let payload: string;
+    try {
+      payload = this.writer.ack(ack, to, this.host.now());
+    } catch {
+      return;
+    }
+    this.settings.transport.publish(this.settings.channel, [payload]).catch(() => undefined);
   }
 
   /** Whether every invalidation handed to the outbox was carried by an accepted send. */
@@ -193,12 +212,16 @@ export class Outbox<V> {
     let keys: string[] = clear ? [] : [...batch.keys];
     let payloads: { v1: string[]; legacy: string[]; clear: boolean } | undefined;
     let errorName: string | undefined;
+    // Taken now: a request made while this send is on its way needs a later send.
+    const ack = this.owedAck;
+    this.owedAck = 0;
     try {
       payloads = this.encode(keys, clear, traceparent);
       if (payloads.clear) {
         clear = true;
         keys = [];
       }
+      if (ack !== 0) this.askForAcks(payloads, keys, ack, traceparent);
       const sent = settings.transport.publish(settings.channel, payloads.v1);
       // After the call, which writes to the socket: the bookkeeping is off the path to the peers. An echo
       // cannot arrive before this line unless a transport delivers inside publish(); it is then decoded and
@@ -211,6 +234,7 @@ export class Outbox<V> {
     } catch (error) {
       errorName = errorType(error);
       if (payloads !== undefined) this.echoes.forget(payloads.v1);
+      if (ack > this.owedAck) this.owedAck = ack;
     }
     const messages = errorName === undefined && payloads !== undefined ? payloads.v1.length : 0;
     // Registered before the failure is decided on, so no later send can miss it.
@@ -219,6 +243,27 @@ export class Outbox<V> {
     if (errorName !== undefined) return;
     batch.settle?.resolve();
     for (const waiter of carried) this.finish(waiter, undefined);
+  }
+
+  /**
+   * Makes the last message of a send ask for confirmation of request `ack`
+   * (peers apply a publisher's messages in order, so confirming the last
+   * confirms them all): a send of one message is rewritten; after several,
+   * one more asks, repeating the last key.
+   */
+  private askForAcks(payloads: { v1: string[]; clear: boolean }, keys: readonly string[], ack: number, traceparent: string | undefined): void {
+    const sentAt = this.host.now();
+    const v1 = payloads.v1;
+    if (v1.length === 1) {
+      try {
+        v1[0] = this.writer.asking(payloads.clear ? undefined : keys, ack, sentAt, traceparent);
+        return;
+      } catch (error) {
+        // Too large with the request added: the extra message below carries it.
+        if (!(error instanceof ProtocolEncodeError)) throw error;
+      }
+    }
+    v1.push(this.writer.asking(payloads.clear ? undefined : keys.slice(-1), ack, sentAt, traceparent));
   }
 
   /** One v1 message per chunk of keys that fits the limits; a key too long to send turns the batch into a clear. */

@@ -5,6 +5,7 @@
  * do). Each command carries its time: `decide` reads no clock.
  */
 import type { LinkReason, LogPosition, MessageRejectReason, RemoteSource } from './events.ts';
+import type { CoherenceCheckCommand } from './coherence-commands.ts';
 
 /** A read (`get`, or `getSync` when `sync`) that the hit fast path did not answer. */
 export interface ReadCommand {
@@ -27,10 +28,10 @@ export interface SetCommand<V> {
   readonly size?: number;
 }
 
-/** `invalidate(key)` or `invalidateAll()` on this instance. */
+/** `invalidate(key)` or `invalidateAll()` on this instance; `ackTimeout` with `{ ack: 'all' }`. */
 export type InvalidateCommand =
-  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'key'; readonly key: string }
-  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'all' };
+  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'key'; readonly key: string; readonly ackTimeout?: number }
+  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'all'; readonly ackTimeout?: number };
 
 /** `clear()`: forget everything locally, tell nobody. */
 export interface ClearCommand {
@@ -42,12 +43,16 @@ export interface ClearCommand {
 export interface DecodedMessage {
   readonly ok: true;
   readonly cache: string;
-  readonly op: 'del' | 'clear' | 'beat';
+  readonly op: 'del' | 'clear' | 'beat' | 'ack';
   /** The original module's format (from the legacy channel): no timestamp, no signature. */
   readonly legacy: boolean;
   /** Empty for a clear and a beat. */
   readonly keys: readonly string[];
   readonly remote: RemoteSource;
+  /** A del or clear: the publisher's request for confirmation; an ack: the request it confirms (and those before it). */
+  readonly ack?: number;
+  /** An ack: the instance it confirms to. */
+  readonly to?: string;
 }
 
 /** A message that failed decoding, with the protocol's reason. */
@@ -163,6 +168,8 @@ export interface AbandonCommand {
   readonly at: number;
 }
 
+export type { AckTimeoutCommand, VerifyCommand } from './coherence-commands.ts';
+
 export type Command<V> =
   | ReadCommand
   | SetCommand<V>
@@ -177,4 +184,5 @@ export type Command<V> =
   | BeatCommand
   | AbandonCommand
   | EchoCommand
-  | LogReadCommand;
+  | LogReadCommand
+  | CoherenceCheckCommand;

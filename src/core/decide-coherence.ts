@@ -9,6 +9,7 @@
  */
 import type { AbandonCommand, BeatCommand, LinkCommand, PublishSettledCommand, ReceiveCommand, ReceivedPosition, RetryCommand } from './commands.ts';
 import { afterConnect, gapAt, rejoinAfterGap, startRepair, withGapCheck, withPosition } from './decide-repair.ts';
+import { decideAck } from './decide-acks.ts';
 import { nothing, type Decision } from './decision.ts';
 import type { Effect } from './effects.ts';
 import type { CacheEvent, LinkReason, MessageReceivedEvent, RemoteSource } from './events.ts';
@@ -32,6 +33,12 @@ export function decideReceive<V>(state: CacheState<V>, command: ReceiveCommand):
   if (message.op === 'beat') return decideBeatHeard(state, at, own, remote, position);
   // Its own message, or the legacy copy of what a v1 peer already said in the current format (heard once).
   if (own || (message.legacy && state.peers.has(remote.instance))) return position === undefined ? nothing() : withPosition(state, at, position, []);
+  if (message.op === 'ack') {
+    const acked = decideAck(state, command);
+    if (position === undefined) return acked;
+    const positioned = withPosition(state, at, position, [...acked.events]);
+    return { events: positioned.events, effects: [...acked.effects, ...positioned.effects] };
+  }
   // Peers are known by their heartbeats; an invalidation adds no event for that (it is on the path the bound is measured on).
   const received: MessageReceivedEvent = { type: 'message.received', at, channel: command.channel, format: message.legacy ? 'legacy' : 'v1', op: message.op, keys: message.keys.length, remote };
   const events: CacheEvent<V>[] = [position === undefined ? received : { ...received, position: { epoch: position.epoch, seq: position.seq } }];
@@ -40,7 +47,12 @@ export function decideReceive<V>(state: CacheState<V>, command: ReceiveCommand):
   } else {
     for (const key of message.keys) events.push({ type: 'invalidated', scope: 'key', key, at, origin: 'remote', reason: 'explicit', remote });
   }
-  return position === undefined ? { events, effects: [] } : withGapCheck(state, at, position, { events, effects: [] });
+  // Asked to confirm: once these events are folded, the key is dropped here. Not while a repair may still have keys to drop.
+  const effects: Effect<V>[] = message.ack === undefined || state.repair !== undefined ? [] : [{ type: 'send-ack', ack: message.ack, to: remote.instance }];
+  if (position === undefined) return { events, effects };
+  const checked = withGapCheck(state, at, position, { events, effects });
+  // A gap before this message: what it missed is dropped only once the log is read, so no confirmation (it would vouch for earlier requests too).
+  return effects.length > 0 && checked.effects.some((effect) => effect.type === 'read-log') ? { events: checked.events, effects: checked.effects.filter((effect) => effect.type !== 'send-ack') } : checked;
 }
 
 /**

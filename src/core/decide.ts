@@ -7,6 +7,7 @@
  */
 import type { ClearCommand, Command, InvalidateCommand, ReadCommand, SetCommand } from './commands.ts';
 import { decideAbandon, decideBeat, decideLink, decidePublishSettled, decideReceive, decideRetry } from './decide-coherence.ts';
+import { completeWithLostPeers, decideAckTimeout, decideVerify, requestAcks } from './decide-acks.ts';
 import { decideLoadSettled, decideLoadTimeout } from './decide-loads.ts';
 import { decideEcho, decideLogRead } from './decide-repair.ts';
 import type { Decision } from './decision.ts';
@@ -40,13 +41,17 @@ export function decide<V>(state: CacheState<V>, command: Command<V>): Decision<V
     case 'retry':
       return decideRetry(state, command);
     case 'beat':
-      return decideBeat(state, command);
+      return completeWithLostPeers(state, decideBeat(state, command));
     case 'abandon':
       return decideAbandon(state, command);
     case 'echo':
       return decideEcho(state, command);
     case 'log.read':
       return decideLogRead(state, command);
+    case 'ack.timeout':
+      return decideAckTimeout(state, command);
+    case 'verify':
+      return decideVerify(command);
     default:
       return assertNever(command);
   }
@@ -103,7 +108,9 @@ function decideInvalidate<V>(state: CacheState<V>, command: InvalidateCommand): 
       : { type: 'invalidated', scope: 'all', at, origin: 'local', reason: 'explicit' };
   if (state.link === 'local') return { events: [event], effects: [] };
   const publish: Effect<V> = command.scope === 'key' ? { type: 'publish', scope: 'key', key: command.key } : { type: 'publish', scope: 'all' };
-  return { events: [event], effects: [publish] };
+  const decision: Decision<V> = { events: [event], effects: [publish] };
+  if (command.ackTimeout === undefined) return decision;
+  return requestAcks(state, decision, command.scope, command.scope === 'key' ? command.key : undefined, at, command.ackTimeout);
 }
 
 function decideClear<V>(command: ClearCommand): Decision<V> {

@@ -18,9 +18,15 @@ export type Effect<V> =
   | { readonly type: 'abort-load'; readonly key: string; readonly loadId: number }
   /** Fire a `load.timeout` command for `loadId` after `afterMs`. */
   | { readonly type: 'arm-load-timeout'; readonly key: string; readonly loadId: number; readonly afterMs: number }
-  /** Tell the other instances (coalesced with this tick's other publishes). */
-  | { readonly type: 'publish'; readonly scope: 'key'; readonly key: string }
-  | { readonly type: 'publish'; readonly scope: 'all' }
+  /** Tell the other instances (coalesced with this tick's other publishes); `ack`: ask them to confirm this request. */
+  | { readonly type: 'publish'; readonly scope: 'key'; readonly key: string; readonly ack?: number }
+  | { readonly type: 'publish'; readonly scope: 'all'; readonly ack?: number }
+  /** Confirm to instance `to` that its messages up to request `ack` were applied. */
+  | { readonly type: 'send-ack'; readonly ack: number; readonly to: string }
+  /** Fire an `ack.timeout` command for request `requestId` after `afterMs`; its caller waits from now on. */
+  | { readonly type: 'arm-ack-timeout'; readonly requestId: number; readonly afterMs: number; readonly key: string | undefined }
+  /** Answer the caller of request `requestId`: confirmed by every peer it waited for, or not by `missing`. */
+  | { readonly type: 'settle-ack'; readonly requestId: number; readonly missing: readonly string[] }
   /** Send what waits in the retry queue now. */
   | { readonly type: 'flush' }
   /** Fire a `retry` command after `afterMs` (one timer at a time). */

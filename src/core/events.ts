@@ -8,6 +8,9 @@
  * decided. `evolve` never reads a clock: time only travels inside events.
  */
 import type { LogAdvancedEvent, LogPosition, RepairFailedEvent, RepairStartedEvent, ResyncedEvent } from './log-events.ts';
+import type { CoherenceCheckEvent } from './coherence-events.ts';
+
+export type * from './coherence-events.ts';
 
 /** Why a read missed. */
 export type MissReason = 'absent' | 'expired' | 'invalidated';
@@ -367,7 +370,8 @@ export type CacheEvent<V = unknown> =
   | RepairStartedEvent
   | RepairFailedEvent
   | ResyncedEvent
-  | LogAdvancedEvent;
+  | LogAdvancedEvent
+  | CoherenceCheckEvent;
 
 export type CacheEventType = CacheEvent['type'];
 

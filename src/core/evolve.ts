@@ -5,6 +5,7 @@
  * state belongs to the fold.
  */
 import type { CacheEvent, LogPosition } from './events.ts';
+import { evolveAck, forgetLostPeer } from './evolve-acks.ts';
 import { findLoad, initialState, type CacheState, type Policy } from './state.ts';
 
 /** How many positions past a gap are remembered while it is repaired. */
@@ -136,6 +137,15 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       return state;
     case 'peer.lost':
       state.peers.delete(event.instance);
+      if (state.acks.size > 0) forgetLostPeer(state, event.instance);
+      return state;
+    case 'ack.requested':
+    case 'ack.confirmed':
+    case 'ack.completed':
+    case 'ack.timedout':
+      return evolveAck(state, event);
+    case 'verified':
+    case 'coherence.violation':
       return state;
     case 'lease.renewed':
       if (state.link === 'connected' && event.until > state.leaseUntil) state.leaseUntil = event.until;

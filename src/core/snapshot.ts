@@ -50,6 +50,8 @@ export interface CacheSnapshot<V> {
   readonly repair: { readonly repairId: number; readonly reason: string; readonly since: number; readonly attemptAt: number; readonly inFlight: boolean } | undefined;
   /** A message without a log position arrived since the last full resync. */
   readonly unlogged: boolean;
+  /** Acknowledged invalidations still waiting, by request id: the peers not heard from yet, and those lost meanwhile. */
+  readonly acks: readonly { readonly requestId: number; readonly awaiting: readonly string[]; readonly lost: readonly string[] }[];
   /** With `eviction: 'sieve'`: the key SIEVE's hand examines next (null: the oldest). */
   readonly sieveHand?: string | null;
   /** With `maxSize` (once a value was stored): the sum of the entries' sizes. */
@@ -80,6 +82,7 @@ export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
     unlogged: state.unlogged,
     ...(state.entries.sieve ? { sieveHand: handKey(state) } : {}),
     ...(state.entries.sized ? { totalSize: state.entries.totalSize } : {}),
+    acks: [...state.acks].map(([requestId, wait]) => ({ requestId, awaiting: [...wait.awaiting].sort(), lost: [...wait.lost] })).sort((a, b) => a.requestId - b.requestId),
   };
 }
 

@@ -57,6 +57,13 @@ export interface Repair {
  * keys through a scan that would flush an LRU.
  */
 export type EvictionPolicy = 'lru' | 'sieve';
+/** An acknowledged invalidation waiting for its peers. */
+export interface AckWait {
+  /** Peers that have not confirmed yet. */
+  readonly awaiting: Set<string>;
+  /** Peers lost while it waited (no longer waited for). */
+  readonly lost: string[];
+}
 
 /** The settings decisions depend on (fixed for a cache's life). */
 export interface Policy {
@@ -135,6 +142,10 @@ export interface CacheState<V> {
   unlogged: boolean;
   /** The link has been connected at least once (a first resync is not a recovery). */
   wasConnected: boolean;
+  /** Acknowledged invalidations waiting for their peers, by request id. */
+  readonly acks: Map<number, AckWait>;
+  /** The highest request id handed out. */
+  lastAckId: number;
 }
 
 export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> {
@@ -154,6 +165,8 @@ export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> 
     lastRepairId: 0,
     unlogged: false,
     wasConnected: false,
+    acks: new Map(),
+    lastAckId: 0,
   };
 }
 

@@ -4,25 +4,36 @@
  * reading, and hits would cost the hot path; `stats()` and `snapshot()` show
  * them) and stored values are redacted.
  */
-import type { CacheEvent, StoredEvent } from '../core/events.ts';
+import type { CacheEvent } from '../core/events.ts';
+import { IncidentLog, type ViolationIncident } from './incidents.ts';
+import type { RecordedEvent } from './recorded-event.ts';
 
-/** A recorded event: a `stored` event keeps everything but its value. */
-export type RecordedEvent = Exclude<CacheEvent, StoredEvent> | Omit<StoredEvent, 'value'>;
+export type { RecordedEvent } from './recorded-event.ts';
 
 export class EventRecorder {
   private readonly ring: (RecordedEvent | undefined)[];
   private next = 0;
   private filled = false;
+  private readonly incidents = new IncidentLog();
 
   constructor(readonly capacity: number) {
     this.ring = new Array<RecordedEvent | undefined>(capacity);
   }
 
   record(event: CacheEvent): void {
-    if (this.capacity === 0 || event.type === 'hit' || event.type === 'lease.renewed' || event.type === 'peer.heard') return;
-    this.ring[this.next] = redact(event);
+    if (event.type === 'hit' || event.type === 'lease.renewed' || event.type === 'peer.heard') return;
+    const recorded = redact(event);
+    // Before the ring takes it: an incident's `before` ends just ahead of its violation.
+    this.incidents.note(recorded, () => this.events());
+    if (this.capacity === 0) return;
+    this.ring[this.next] = recorded;
     this.next = (this.next + 1) % this.capacity;
     if (this.next === 0) this.filled = true;
+  }
+
+  /** The recent coherence violations, each with the events around it. */
+  violations(): ViolationIncident[] {
+    return this.incidents.list();
   }
 
   /** Oldest first. */

@@ -5,7 +5,7 @@
  * doing work per hit. A field is named after the event it counts (the rule and
  * its exceptions head src/telemetry/catalogue.ts).
  */
-import type { CacheEvent, InvalidationOrigin, MessageRejectReason, MissReason } from '../core/events.ts';
+import type { CacheEvent, InvalidationOrigin, MessageRejectReason, MissReason, VerifyOutcome } from '../core/events.ts';
 
 export interface CacheCounters {
   hits: number;
@@ -46,6 +46,18 @@ export interface CacheCounters {
   messageRejected: Record<MessageRejectReason, number>;
   /** `link.changed` to `degraded` (not at start): times the link to other instances was lost. */
   degradations: number;
+  /** `ack.requested`: invalidations that asked every peer to confirm. */
+  ackRequested: number;
+  /** `ack.confirmed`: confirmations received (one per peer and request). */
+  ackConfirmed: number;
+  /** `ack.completed`: requests every awaited peer confirmed (or was lost meanwhile). */
+  ackCompleted: number;
+  /** `ack.timedout`: requests some peer did not confirm in time. */
+  ackTimedout: number;
+  /** `verified`, by outcome: sampled hits re-loaded that found no violation. */
+  verified: Record<VerifyOutcome, number>;
+  /** `coherence.violation`: sampled hits whose value the loader contradicts with no invalidation to explain it. */
+  coherenceViolation: number;
 }
 
 export function zeroCounters(): CacheCounters {
@@ -82,6 +94,12 @@ export function zeroCounters(): CacheCounters {
       'other-cache': 0,
     },
     degradations: 0,
+    ackRequested: 0,
+    ackConfirmed: 0,
+    ackCompleted: 0,
+    ackTimedout: 0,
+    verified: { match: 0, explained: 0, error: 0 },
+    coherenceViolation: 0,
   };
 }
 
@@ -163,6 +181,24 @@ export class StatsProjection {
         return;
       case 'publish.abandoned':
         c.publishAbandoned += event.clear ? 1 : event.keys.length;
+        return;
+      case 'ack.requested':
+        c.ackRequested++;
+        return;
+      case 'ack.confirmed':
+        c.ackConfirmed++;
+        return;
+      case 'ack.completed':
+        c.ackCompleted++;
+        return;
+      case 'ack.timedout':
+        c.ackTimedout++;
+        return;
+      case 'verified':
+        c.verified[event.outcome]++;
+        return;
+      case 'coherence.violation':
+        c.coherenceViolation++;
         return;
       case 'lease.renewed':
       case 'peer.heard':

@@ -143,6 +143,7 @@ const BAD: Table = {
   ],
   tracing: [null, true, 'otel', 42, {}, [], { attach: 'yes' }, () => undefined, LONG],
   metrics: [null, true, 'prometheus', 42, Number.NaN, [], () => undefined, LONG],
+  verify: [null, true, 0.1, {}, [], LONG, { sampleRate: 0 }, { sampleRate: 1.5 }, { sampleRate: Number.NaN }, { sampleRate: '0.1' }, { sampleRate: 0.1, compare: 'version' }, { sampleRate: 0.1, allowKeys: 'yes' }, { sampleRate: 0.1, rate: 1 }],
 };
 
 /** Good values per option, each accepted as given (`expected` when it resolves to something else). */
@@ -173,13 +174,14 @@ const GOOD: { readonly [K in keyof CacheOptions]-?: readonly unknown[] } = {
   messageLimits: [{}, { maxKeysPerMessage: 1 }, { maxKeysPerMessage: 100_000 }, { maxMessageBytes: 1 << 20, maxKeyLength: 100_000 }, { maxKeyLength: 1 }, { maxMessageBytes: undefined }],
   tracing: [false, NO_TRACING],
   metrics: [false, {}, { meterProvider: undefined }],
+  verify: [{ sampleRate: 1 }, { sampleRate: 0.001, compare: () => true, allowKeys: true }],
 };
 
 describe('resolveOptions: every option is validated', () => {
   it('covers every option of CacheOptions', () => {
     // The two tables list the same options; a new option must get rows in both.
     expect(Object.keys(BAD).sort()).to.deep.equal(Object.keys(GOOD).sort());
-    expect(Object.keys(BAD)).to.have.lengthOf(26);
+    expect(Object.keys(BAD)).to.have.lengthOf(27);
   });
 
   for (const [option, values] of Object.entries(BAD)) {
@@ -245,6 +247,7 @@ describe('resolveOptions: every option is validated', () => {
       messageLimits: DEFAULT_LIMITS,
       tracing: undefined,
       metrics: {},
+      verify: undefined,
     });
     for (const [key, value] of Object.entries(DEFAULTS)) expect(resolved, key).to.have.property(key, value);
     expect(Object.isFrozen(resolved.messageLimits)).to.equal(true);

@@ -1,0 +1,55 @@
+/**
+ * The callers of acknowledged invalidations, waiting for `decide` to settle
+ * their request (every peer confirmed, or the timeout named who did not),
+ * and the timers that turn a request's timeout into an `ack.timeout` command.
+ */
+import type { Command } from '../core/commands.ts';
+import { AckTimeoutError } from './errors.ts';
+
+interface Wait {
+  readonly settle: PromiseWithResolvers<void>;
+  readonly timer: ReturnType<typeof setTimeout>;
+  readonly key: string | undefined;
+  readonly timeoutMs: number;
+}
+
+export interface AckWaitersHost<V> {
+  readonly cacheName: string;
+  now(): number;
+  dispatch(command: Command<V>): void;
+}
+
+export class AckWaiters<V> {
+  private readonly waits = new Map<number, Wait>();
+
+  constructor(private readonly host: AckWaitersHost<V>) {}
+
+  /** The caller's promise for request `requestId`, whose timeout fires after `timeoutMs`. */
+  arm(requestId: number, timeoutMs: number, key: string | undefined): Promise<void> {
+    const settle = Promise.withResolvers<void>();
+    const timer = setTimeout(() => this.host.dispatch({ type: 'ack.timeout', at: this.host.now(), requestId }), timeoutMs);
+    // Like every library timer, it keeps no process alive; the caller's await does not need it to.
+    timer.unref();
+    this.waits.set(requestId, { settle, timer, key, timeoutMs });
+    return settle.promise;
+  }
+
+  /** Answers the caller: resolved when nobody is `missing`, else AckTimeoutError naming them. */
+  settle(requestId: number, missing: readonly string[]): void {
+    const wait = this.waits.get(requestId);
+    if (wait === undefined) return;
+    this.waits.delete(requestId);
+    clearTimeout(wait.timer);
+    if (missing.length === 0) wait.settle.resolve();
+    else wait.settle.reject(new AckTimeoutError(this.host.cacheName, wait.key, missing, wait.timeoutMs));
+  }
+
+  /** The cache closed: every caller still waiting gets `error`. */
+  close(error: Error): void {
+    for (const wait of this.waits.values()) {
+      clearTimeout(wait.timer);
+      wait.settle.reject(error);
+    }
+    this.waits.clear();
+  }
+}

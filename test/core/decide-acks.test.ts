@@ -1,0 +1,138 @@
+/**
+ * `decide` for acknowledged invalidations and verification, given/when/then:
+ * given these events, when this command, then these events and effects.
+ */
+import { expect } from 'chai';
+import type { Command, DecodedMessage } from '../../src/core/commands.ts';
+import { decide, type Decision } from '../../src/core/decide.ts';
+import type { CacheEvent } from '../../src/core/events.ts';
+import { stateAfter } from '../../src/core/evolve.ts';
+import { DEFAULT_POLICY, type Policy } from '../../src/core/state.ts';
+
+const POLICY: Policy = { ...DEFAULT_POLICY, name: 'config', instanceId: 'inst_self', degradedTtl: 50 };
+
+function given(events: CacheEvent<string>[]) {
+  const state = stateAfter<string>(POLICY, events);
+  return { when: (command: Command<string>): Decision<string> => decide(state, command), state };
+}
+
+const connected: CacheEvent<string> = { type: 'link.changed', at: 0, state: 'connected', reason: 'connected', leaseUntil: 50 };
+const heard = (instance: string, at = 1): CacheEvent<string> => ({ type: 'peer.heard', at, instance });
+const requested = (requestId: number, peers: string[], key = 'k'): CacheEvent<string> => ({ type: 'ack.requested', at: 5, requestId, scope: 'key', key, peers, timeoutMs: 100 });
+const ackFrom = (instance: string, ack: number, to = 'inst_self'): Command<string> => {
+  const message: DecodedMessage = { ok: true, cache: 'config', op: 'ack', legacy: false, keys: [], remote: { instance, sentAt: 9 }, ack, to };
+  return { type: 'receive', at: 10, channel: 'c', message };
+};
+
+describe('decide: acknowledged invalidations', () => {
+  it('an invalidation with ack asks the peers live now, by request id, and arms its timeout; the publish carries the request', () => {
+    const decision = given([connected, heard('inst_b'), heard('inst_a')]).when({ type: 'invalidate', at: 5, scope: 'key', key: 'k', ackTimeout: 100 });
+    expect(decision).to.deep.equal({
+      events: [
+        { type: 'invalidated', scope: 'key', key: 'k', at: 5, origin: 'local', reason: 'explicit' },
+        { type: 'ack.requested', at: 5, requestId: 1, scope: 'key', key: 'k', peers: ['inst_a', 'inst_b'], timeoutMs: 100 },
+      ],
+      effects: [
+        { type: 'publish', scope: 'key', key: 'k', ack: 1 },
+        { type: 'arm-ack-timeout', requestId: 1, afterMs: 100, key: 'k' },
+      ],
+    });
+  });
+
+  it('without ack nothing changes: no request, no extra effect', () => {
+    expect(given([connected, heard('inst_b')]).when({ type: 'invalidate', at: 5, scope: 'all' })).to.deep.equal({
+      events: [{ type: 'invalidated', scope: 'all', at: 5, origin: 'local', reason: 'explicit' }],
+      effects: [{ type: 'publish', scope: 'all' }],
+    });
+  });
+
+  it('request ids follow the last one handed out; with no peer the request is complete at once', () => {
+    const decision = given([connected, requested(4, ['inst_b']), { type: 'ack.completed', at: 6, requestId: 4, lost: [] }]).when({ type: 'invalidate', at: 7, scope: 'all', ackTimeout: 30 });
+    expect(decision.events.slice(1)).to.deep.equal([
+      { type: 'ack.requested', at: 7, requestId: 5, scope: 'all', peers: [], timeoutMs: 30 },
+      { type: 'ack.completed', at: 7, requestId: 5, lost: [] },
+    ]);
+    expect(decision.effects).to.deep.include({ type: 'settle-ack', requestId: 5, missing: [] });
+  });
+
+  it('a local cache (no transport) has nobody to ask', () => {
+    expect(given([]).when({ type: 'invalidate', at: 5, scope: 'key', key: 'k', ackTimeout: 100 }).effects).to.deep.equal([]);
+  });
+
+  it('an ack confirms the peer for every waiting request up to the one it names; the last confirmation completes a request', () => {
+    const decision = given([connected, heard('inst_a'), heard('inst_b'), requested(1, ['inst_a', 'inst_b']), requested(2, ['inst_a']), requested(3, ['inst_a'])]).when(ackFrom('inst_a', 2));
+    expect(decision).to.deep.equal({
+      events: [
+        { type: 'ack.confirmed', at: 10, requestId: 1, instance: 'inst_a' },
+        { type: 'ack.confirmed', at: 10, requestId: 2, instance: 'inst_a' },
+        { type: 'ack.completed', at: 10, requestId: 2, lost: [] },
+      ],
+      effects: [{ type: 'settle-ack', requestId: 2, missing: [] }],
+    });
+  });
+
+  it('ignores an ack for another instance, from a peer not awaited, or repeated', () => {
+    const waiting = [connected, requested(1, ['inst_a', 'inst_b'])];
+    expect(given(waiting).when(ackFrom('inst_a', 1, 'inst_other'))).to.deep.equal({ events: [], effects: [] });
+    expect(given(waiting).when(ackFrom('inst_c', 1))).to.deep.equal({ events: [], effects: [] });
+    expect(given([...waiting, { type: 'ack.confirmed', at: 9, requestId: 1, instance: 'inst_a' }]).when(ackFrom('inst_a', 1))).to.deep.equal({ events: [], effects: [] });
+  });
+
+  it('an ack of another cache is rejected like any message for it', () => {
+    const message: DecodedMessage = { ok: true, cache: 'other', op: 'ack', legacy: false, keys: [], remote: { instance: 'inst_a' }, ack: 1, to: 'inst_self' };
+    expect(given([connected, requested(1, ['inst_a'])]).when({ type: 'receive', at: 10, channel: 'c', message }).events[0]).to.include({ type: 'message.rejected', reason: 'other-cache' });
+  });
+
+  it('the timeout names the peers that did not confirm, sorted; after completion it does nothing', () => {
+    const waiting = [connected, requested(1, ['inst_a', 'inst_b', 'inst_c']), { type: 'ack.confirmed', at: 9, requestId: 1, instance: 'inst_b' } as CacheEvent<string>];
+    expect(given(waiting).when({ type: 'ack.timeout', at: 105, requestId: 1 })).to.deep.equal({
+      events: [{ type: 'ack.timedout', at: 105, requestId: 1, missing: ['inst_a', 'inst_c'] }],
+      effects: [{ type: 'settle-ack', requestId: 1, missing: ['inst_a', 'inst_c'] }],
+    });
+    expect(given([...waiting, { type: 'ack.completed', at: 10, requestId: 1, lost: [] }]).when({ type: 'ack.timeout', at: 105, requestId: 1 })).to.deep.equal({ events: [], effects: [] });
+  });
+
+  it('a peer lost meanwhile is no longer waited for: a request waiting only for lost peers completes, naming them', () => {
+    const decision = given([connected, heard('inst_a', 1), heard('inst_b', 90), requested(1, ['inst_a']), requested(2, ['inst_a', 'inst_b'])]).when({ type: 'beat', at: 102 });
+    expect(decision.events).to.deep.include({ type: 'peer.lost', at: 102, instance: 'inst_a' });
+    expect(decision.events).to.deep.include({ type: 'ack.completed', at: 102, requestId: 1, lost: ['inst_a'] });
+    expect(decision.effects).to.deep.include({ type: 'settle-ack', requestId: 1, missing: [] });
+    // Request 2 still waits for inst_b, and no longer for inst_a; its completion names the lost peer.
+    const after = given([connected, heard('inst_a', 1), heard('inst_b', 90), requested(2, ['inst_a', 'inst_b']), ...decision.events]);
+    expect(after.when(ackFrom('inst_b', 2)).events).to.deep.equal([
+      { type: 'ack.confirmed', at: 10, requestId: 2, instance: 'inst_b' },
+      { type: 'ack.completed', at: 10, requestId: 2, lost: ['inst_a'] },
+    ]);
+  });
+
+  it('a peer that joins while a request waits is not waited for', () => {
+    const state = given([connected, heard('inst_a'), requested(1, ['inst_a']), heard('inst_new', 20)]);
+    expect(state.when({ type: 'ack.timeout', at: 105, requestId: 1 }).events).to.deep.equal([{ type: 'ack.timedout', at: 105, requestId: 1, missing: ['inst_a'] }]);
+  });
+
+  it('a peer asked to confirm answers once it applied the invalidation (an ack to the publisher, naming the request)', () => {
+    const message: DecodedMessage = { ok: true, cache: 'config', op: 'del', legacy: false, keys: ['k'], remote: { instance: 'inst_a', sentAt: 9 }, ack: 4 };
+    const decision = given([connected]).when({ type: 'receive', at: 10, channel: 'c', message });
+    expect(decision.events.map((e) => e.type)).to.deep.equal(['message.received', 'invalidated']);
+    expect(decision.effects).to.deep.equal([{ type: 'send-ack', ack: 4, to: 'inst_a' }]);
+    const plain: DecodedMessage = { ok: true, cache: 'config', op: 'del', legacy: false, keys: ['k'], remote: { instance: 'inst_a', sentAt: 9 } };
+    expect(given([connected]).when({ type: 'receive', at: 10, channel: 'c', message: plain }).effects).to.deep.equal([]);
+  });
+
+  it('the fold: a request waits in state until it completes or times out', () => {
+    const { state } = given([connected, requested(1, ['inst_a', 'inst_b']), { type: 'ack.confirmed', at: 9, requestId: 1, instance: 'inst_a' }]);
+    expect([...(state.acks.get(1)?.awaiting ?? [])]).to.deep.equal(['inst_b']);
+    expect(state.lastAckId).to.equal(1);
+    expect(given([requested(1, ['inst_a']), { type: 'ack.timedout', at: 9, requestId: 1, missing: ['inst_a'] }]).state.acks.size).to.equal(0);
+  });
+});
+
+describe('decide: verification of sampled hits', () => {
+  it('a judged verification becomes its event: a violation, or how it ended', () => {
+    expect(given([]).when({ type: 'verify', at: 9, outcome: 'violation', key: '[redacted]', hitAt: 3 })).to.deep.equal({
+      events: [{ type: 'coherence.violation', at: 9, key: '[redacted]', hitAt: 3 }],
+      effects: [],
+    });
+    expect(given([]).when({ type: 'verify', at: 9, outcome: 'explained', key: 'k', hitAt: 3 }).events).to.deep.equal([{ type: 'verified', at: 9, outcome: 'explained' }]);
+  });
+});
