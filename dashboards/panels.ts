@@ -190,4 +190,30 @@ export const ROWS: readonly RowSpec[] = [
       },
     ],
   },
+  {
+    title: 'Verification and acknowledged invalidations',
+    panels: [
+      {
+        title: 'Coherence violations',
+        description:
+          'Sampled hits (verify option) whose value the loader contradicts with no invalidation to explain it: lost or missing invalidations. Should stay at 0; cache.violations() on the instance keeps the events around each. Beside them, the verifications that found nothing wrong, by outcome.',
+        kind: 'timeseries',
+        unit: 'short',
+        queries: [
+          { expr: `sum by (cache) (increase(coherent_cache_coherence_violation_total${sel()}[$__rate_interval]))`, legend: '{{cache}} violations' },
+          { expr: `sum by (cache, outcome) (${rate('coherent_cache_verified_total')})`, legend: '{{cache}} verified {{outcome}}/s' },
+        ],
+      },
+      {
+        title: 'Acknowledged invalidations',
+        description: "Invalidations with ack: 'all' per second, and those some peer did not confirm in time (AckTimeoutError names the peers).",
+        kind: 'timeseries',
+        unit: 'ops',
+        queries: [
+          { expr: `sum by (cache) (${rate('coherent_cache_ack_requested_total')})`, legend: '{{cache}} requested' },
+          { expr: `sum by (cache) (${rate('coherent_cache_ack_timedout_total')})`, legend: '{{cache}} timed out' },
+        ],
+      },
+    ],
+  },
 ];

@@ -69,6 +69,8 @@ describe('SRE kit: dashboards', () => {
       'Rejected messages',
       'Degraded instances and failed repairs',
       'Resyncs by mode',
+      'Coherence violations',
+      'Acknowledged invalidations',
     ]) {
       expect(titles.has(needed), needed).to.equal(true);
     }
@@ -90,7 +92,7 @@ describe('SRE kit: dashboards', () => {
 });
 
 describe('SRE kit: alert rules', () => {
-  it('covers the eight alerts and every expression parses and uses exported metrics', () => {
+  it('covers the nine alerts and every expression parses and uses exported metrics', () => {
     const rules = alertRules();
     expect(rules.map((r) => r.alert)).to.have.members([
       'CoherentCacheHitRatioCollapse',
@@ -101,6 +103,7 @@ describe('SRE kit: alert rules', () => {
       'CoherentCacheRejectedMessages',
       'CoherentCacheFullResyncDropped',
       'CoherentCacheRepairFailing',
+      'CoherentCacheCoherenceViolation',
     ]);
     for (const rule of rules) {
       const parsed = parsePromql(rule.expr);
@@ -111,7 +114,7 @@ describe('SRE kit: alert rules', () => {
 
   it('promtool check rules and promtool test rules pass', async () => {
     const checked = await run('promtool', ['check', 'rules', 'dashboards/alerts.yaml'], { cwd: root });
-    expect(checked.stdout).to.match(/SUCCESS: 8 rules found/);
+    expect(checked.stdout).to.match(/SUCCESS: 9 rules found/);
     const tested = await run('promtool', ['test', 'rules', 'dashboards/alerts.test.yaml'], { cwd: root });
     expect(tested.stdout).to.match(/SUCCESS/);
   });
@@ -122,7 +125,7 @@ describe('SRE kit: alert rules', () => {
       cpSync(join(root, 'deploy/prometheus.yml'), join(dir, 'prometheus.yml'));
       cpSync(join(root, 'dashboards/alerts.yaml'), join(dir, 'alerts.yaml'));
       const { stdout } = await run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
-      expect(stdout).to.match(/SUCCESS: 8 rules found/);
+      expect(stdout).to.match(/SUCCESS: 9 rules found/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
