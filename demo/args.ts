@@ -39,6 +39,10 @@ export interface DemoOptions {
   readonly redisUrl: string | undefined;
   /** Start a redis-server of the demo's own (a Redis fault without REDIS_URL). */
   readonly ownRedis: boolean;
+  /** The workers' verify sampleRate (0: verification off). */
+  readonly verify: number;
+  /** Worker 1 loses every n-th invalidation it receives (0: none), a planted fault for verification to find. */
+  readonly lose: number;
 }
 
 /**
@@ -88,6 +92,11 @@ export const USAGE = `usage: npm start -- [options]   (or: node --import tsx dem
                         caches off from each other; degradedTtl + 250 with --chaos redis)
   --error-budget <%>    read errors, or reads shed by the load generator, above this share of the reads
                         due fail the run (default ${ERROR_BUDGET_PCT})
+  --verify <rate>       verification on in every worker: re-load this share of the hits (0 < rate <= 1) and
+                        count coherence violations, printed beside the checker's stale reads (they must agree)
+  --lose <n>            plant a fault: worker 1 silently loses every n-th invalidation it receives. Writes then
+                        use plain invalidate() (with ack: 'all' the lost confirmation would tell the writer);
+                        cluster IPC only (over Redis the log repairs the loss)
   --json                print one JSON summary line on stdout (human output goes to stderr)
   --host <addr>         address the workers serve on (default 127.0.0.1)
   --port <n>            first worker's port; worker n serves on port + n - 1 (default 0: free ports)
@@ -120,6 +129,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): D
         json: { type: 'boolean' },
         host: { type: 'string' },
         port: { type: 'string' },
+        verify: { type: 'string' },
+        lose: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -137,6 +148,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): D
   const workers = number('workers', v.workers, 3, { min: 1, max: 64, integer: true });
   if (chaos !== 'none' && chaos !== 'redis' && workers < 2) throw new UsageError(`--chaos ${chaos} needs at least 2 workers`);
   const ownRedis = REDIS_FAULTS.has(chaos as Chaos) && redisUrl === undefined;
+  if (v.lose !== undefined && v.verify === undefined) throw new UsageError('--lose plants a fault for verification to find: add --verify <rate>');
+  if (v.lose !== undefined && redisUrl !== undefined) throw new UsageError('--lose plants a loss the Redis log would repair (the gap is seen and read back): unset REDIS_URL');
   const degradedTtl = number('degraded-ttl', v['degraded-ttl'], DEGRADED_TTL_MS, { min: 2, max: 600_000, integer: true });
   return {
     duration: number('duration', v.duration, 20, { min: 0.5, max: 86_400 }),
@@ -154,6 +167,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): D
     port: number('port', v.port, 0, { min: 0, max: 65_000, integer: true }),
     redisUrl,
     ownRedis,
+    verify: number('verify', v.verify, 0, { min: 0, max: 1 }),
+    lose: number('lose', v.lose, 0, { min: 0, max: 1_000_000, integer: true }),
   };
 }
 

@@ -60,6 +60,8 @@ export interface CheckerVerdict {
   readonly worst: StaleRead | undefined;
   /** Stale reads past the bound: any makes the run fail. */
   readonly violations: number;
+  /** The workers and keys stale reads were served on, as `w<worker>:<key>`, sorted. */
+  readonly stalePairs: readonly string[];
   readonly ok: boolean;
 }
 
@@ -80,6 +82,7 @@ export class CoherenceChecker {
   private staleReads = 0;
   private violations = 0;
   private worst: StaleRead | undefined;
+  private readonly stalePairs = new Set<string>();
 
   /** `onStale`: hears every stale read, with its staleness in ms. */
   constructor(
@@ -158,6 +161,7 @@ export class CoherenceChecker {
     const missed = list[newer] as Ack;
     const stalenessMs = servedAt - missed.at;
     this.staleReads++;
+    this.stalePairs.add(`w${worker}:${key}`);
     if (stalenessMs > this.boundMs) this.violations++;
     if (this.worst === undefined || stalenessMs > this.worst.stalenessMs) {
       this.worst = { key, worker, served: version, expected: missed.version, stalenessMs, how: read.how ?? '?', startedAfterAckMs: startedAt - missed.at, answerMs: servedAt - startedAt };
@@ -175,6 +179,7 @@ export class CoherenceChecker {
       worstStalenessMs: this.worst?.stalenessMs ?? 0,
       worst: this.worst,
       violations: this.violations,
+      stalePairs: [...this.stalePairs].sort(),
       ok: this.violations === 0,
     };
   }

@@ -78,6 +78,14 @@ export function printSummary(summary: DemoSummary, say: (line: string) => void):
       `${int(c.staleReads)} served an older version, worst staleness ${ms(c.worstStalenessMs)} (bound ${c.boundMs} ms)` +
       (c.worst === undefined ? '' : ` — ${describeStale(c.worst)}`),
   );
+  const v = summary.verification;
+  if (v !== null) {
+    say(
+      `verification (sampleRate ${v.sampleRate}): ${int(v.violations)} coherence violation(s) on ${v.pairs.length} worker/key pair(s); ` +
+        `checker: ${int(c.staleReads)} stale read(s) on ${c.stalePairs.length} — ${v.agree ? 'they agree (every pair verification named, the checker saw stale)' : 'they DISAGREE'}` +
+        (v.pairs.length === 0 ? '' : ` (${v.pairs.slice(0, 5).join(', ')}${v.pairs.length > 5 ? ', …' : ''})`),
+    );
+  }
   for (const failure of summary.failures) say(`FAIL: ${failure}`);
   say(summary.ok ? `PASS${summary.interrupted ? ' (interrupted)' : ''}` : 'FAIL');
 }

@@ -119,5 +119,5 @@ export class LoadThread {
 }
 
 function emptyVerdict(boundMs: number): CheckerVerdict {
-  return { boundMs, writesAcked: 0, writesUnacked: 0, readsChecked: 0, staleReads: 0, worstStalenessMs: 0, worst: undefined, violations: 0, ok: true };
+  return { boundMs, writesAcked: 0, writesUnacked: 0, readsChecked: 0, staleReads: 0, worstStalenessMs: 0, worst: undefined, violations: 0, stalePairs: [], ok: true };
 }

@@ -116,6 +116,8 @@ async function runWith(options: DemoOptions, out: HumanOutput, redis: DemoRedis 
     await chaos.settled();
     await loadgen.stop();
 
+    // A verification waits up to degradedTtl for an invalidation that would explain a difference: let the last ones end.
+    if (options.verify > 0) await delay(options.degradedTtl + 250);
     // Before stopping the workers: their last stats and their /metrics.
     await supervisor.pollStats();
     const metrics = await scrapeMetrics(supervisor.all().filter((slot) => slot.state === 'serving'), loadgen);

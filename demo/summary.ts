@@ -50,9 +50,27 @@ export interface DemoSummary {
   readonly degradations: number;
   readonly lagMs: LagSummary;
   readonly checker: CheckerVerdict;
+  /** With --verify: the violations the workers' verification found, beside the checker's stale reads. */
+  readonly verification: Verification | null;
   readonly metrics: ScrapedMetrics;
   readonly chaosEvents: readonly ChaosEvent[];
   readonly perWorker: readonly WorkerRow[];
+}
+
+export interface Verification {
+  readonly sampleRate: number;
+  /** `coherence.violation` events over every worker. */
+  readonly violations: number;
+  /** Where they were found, as `w<worker>:<key>` (the checker's stalePairs form). */
+  readonly pairs: readonly string[];
+  /**
+   * Verification and the checker agree: each found stale values or neither
+   * did, and every worker and key verification named is one the checker saw
+   * stale. (Verification samples, one key at a time, and an invalidation
+   * arriving within degradedTtl explains a difference: it may miss an episode
+   * a later write ended, and must never name one the checker did not see.)
+   */
+  readonly agree: boolean;
 }
 
 export interface WorkerRow {
@@ -97,8 +115,9 @@ export function summarize(run: RunRecord): DemoSummary {
   const rows = run.slots.map((slot) => workerRow(slot, loadgen));
   const totals = loadgen.totals();
   const load = loadgen.latest;
+  const verification = options.verify > 0 ? verificationOf(run.slots, options.verify, load.verdict) : null;
   // The numbers' own failures come first: a frozen worker explains the supervisor's complaints too.
-  failures.unshift(...judge({ options, load, totals, metrics: run.metrics, faultsInjected: run.faultsInjected, interrupted: run.interrupted }));
+  failures.unshift(...judge({ options, load, totals, metrics: run.metrics, faultsInjected: run.faultsInjected, interrupted: run.interrupted, verification }));
   return {
     failures,
     interrupted: run.interrupted,
@@ -122,6 +141,7 @@ export function summarize(run: RunRecord): DemoSummary {
     degradations: sum(rows, (row) => row.degradations),
     lagMs: lagSummary(lagSamples(run.slots)),
     checker: load.verdict,
+    verification,
     chaosEvents: run.chaosEvents,
     perWorker: rows,
     metrics: run.metrics,
@@ -136,6 +156,15 @@ export function invalidationCounts(slot: Slot): { local: number; remote: number 
     local: (stats?.invalidated.local.key ?? 0) + (stats?.invalidated.local.all ?? 0),
     remote: (stats?.invalidated.remote.key ?? 0) + (stats?.invalidated.remote.all ?? 0),
   };
+}
+
+/** What the workers' verification found, by their last /stats, and whether it agrees with the checker. */
+function verificationOf(slots: readonly Slot[], sampleRate: number, checker: CheckerVerdict): Verification {
+  const pairs = slots.flatMap((slot) => (slot.lastStats?.violations ?? []).map((key) => `w${slot.id}:${key}`)).sort();
+  const violations = sum(slots, (slot) => slot.lastStats?.stats.coherenceViolation ?? 0);
+  const stale = new Set(checker.stalePairs);
+  const agree = violations > 0 === checker.staleReads > 0 && pairs.every((pair) => stale.has(pair));
+  return { sampleRate, violations, pairs: [...new Set(pairs)], agree };
 }
 
 /** Every worker's recent propagation-lag samples (ms), by their last /stats. */

@@ -43,7 +43,7 @@ export interface Slot {
 }
 
 export interface SupervisorSettings {
-  readonly options: Pick<DemoOptions, 'workers' | 'host' | 'port' | 'degradedTtl' | 'redisUrl'>;
+  readonly options: Pick<DemoOptions, 'workers' | 'host' | 'port' | 'degradedTtl' | 'redisUrl' | 'verify' | 'lose'>;
   readonly store: ConfigStore;
   readonly loadgen: LoadThread;
   /** The run's failure list, shared with the rest of the primary. */
@@ -84,7 +84,7 @@ export class Supervisor {
   /** `port`: where the worker serves (0: a free port). A replacement takes its victim's, so a scraper's targets stay valid. */
   fork(replacement: boolean, port: number): Slot {
     const { options, store, loadgen, failures } = this.settings;
-    const worker = cluster.fork({ DEMO_HOST: options.host, DEMO_PORT: String(port), DEMO_DEGRADED_TTL: String(options.degradedTtl), REDIS_URL: options.redisUrl ?? '' });
+    const worker = cluster.fork({ DEMO_HOST: options.host, DEMO_PORT: String(port), DEMO_DEGRADED_TTL: String(options.degradedTtl), DEMO_VERIFY: String(options.verify), DEMO_LOSE: String(options.lose), REDIS_URL: options.redisUrl ?? '' });
     const ready = Promise.withResolvers<boolean>();
     const exited = Promise.withResolvers<void>();
     const slot: Slot = {

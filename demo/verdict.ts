@@ -11,14 +11,17 @@ import { int } from './format.ts';
 import { FREEZE_MS, type Freeze } from './freeze-watch.ts';
 import { MAX_READS_IN_FLIGHT, type LoadSnapshot, type TargetCounts } from './loadgen.ts';
 import type { ScrapedMetrics } from './scrape.ts';
+import type { Verification } from './summary.ts';
 
 export interface VerdictInput {
-  readonly options: Pick<DemoOptions, 'bound' | 'chaos' | 'faults' | 'errorBudget'>;
+  readonly options: Pick<DemoOptions, 'bound' | 'chaos' | 'faults' | 'errorBudget' | 'lose'>;
   readonly load: LoadSnapshot;
   readonly totals: TargetCounts;
   readonly metrics: ScrapedMetrics;
   readonly faultsInjected: number;
   readonly interrupted: boolean;
+  /** With --verify: what verification found (absent or null without it). */
+  readonly verification?: Verification | null;
 }
 
 /** The failures the run's numbers show (the supervisor's and the chaos's own come on top). */
@@ -40,7 +43,17 @@ export function judge(input: VerdictInput): string[] {
     failures.push(`${int(load.shed)} reads shed by the load generator (${share(load.shed)}): that many reads came due while ${MAX_READS_IN_FLIGHT} were already pending${load.freezes.length > 0 ? ' (see the freeze above)' : overloaded(load) || ', i.e. the workers answered too slowly'}`);
   }
   const verdict = load.verdict;
-  if (verdict.violations > 0) {
+  // Writes acknowledged by every worker (ack: 'all'): no read that starts after one may serve the older version, at any bound.
+  if (options.lose === 0 && verdict.staleReads > 0) {
+    failures.push(`${int(verdict.staleReads)} read(s) served an older version after a write every worker had acknowledged (ack: 'all' allows none)`);
+  }
+  const verification = input.verification ?? null;
+  if (verification !== null && !verification.agree) {
+    failures.push(`verification found ${int(verification.violations)} violation(s) on ${describePairs(verification.pairs)}, the checker stale reads on ${describePairs(verdict.stalePairs)}: they disagree`);
+  }
+  if (options.lose > 0 && verdict.staleReads === 0) failures.push(`--lose ${options.lose} planted lost invalidations, but no read served an older version: nothing to find`);
+  // A planted loss breaks the bound on purpose: what is judged then is whether verification found it.
+  if (options.lose === 0 && verdict.violations > 0) {
     const worst = verdict.worst;
     failures.push(
       `${int(verdict.violations)} read(s) staler than ${options.bound} ms past an acknowledged write` +
@@ -54,6 +67,11 @@ export function judge(input: VerdictInput): string[] {
     if (h.metric !== h.observed) failures.push(`worker ${h.worker}: /metrics counts ${h.metric} hits, the load generator saw ${h.observed}`);
   }
   return failures;
+}
+
+function describePairs(pairs: readonly string[]): string {
+  if (pairs.length === 0) return 'no worker and key';
+  return `${pairs.length} worker/key pair(s) (${pairs.slice(0, 5).join(', ')}${pairs.length > 5 ? ', …' : ''})`;
 }
 
 /** A busy machine makes every process slow: said when the load average passed the cores, or the load generator's own timer ran late. */

@@ -3,7 +3,7 @@
  * store, served over HTTP on its own loopback port.
  *
  *   GET /config/:id   read through the cache; `x-cache: hit | miss | joined`
- *   PUT /config/:id   write to the store, then `await cache.invalidate(id)`; answers the new version
+ *   PUT /config/:id   write to the store, then `await cache.invalidate(id, { ack: 'all' })`; answers the new version
  *   GET /metrics      Prometheus text (prom-client Registry fed by registerPrometheus)
  *   GET /stats        cache.stats() and the propagation-lag samples of received invalidations
  *
@@ -17,7 +17,8 @@ import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { clusterTransport, createCache, InvalidationTimeoutError, redisTransport, type CacheStats, type RemoteSource, type Transport } from '../src/index.ts';
+import { AckTimeoutError, clusterTransport, createCache, InvalidationTimeoutError, redisTransport, type CacheStats, type RemoteSource, type Transport } from '../src/index.ts';
+import { DroppingTransport } from '../test/support/dropping-transport.ts';
 import { registerPrometheus } from '../src/prometheus.ts';
 import { DEGRADED_TTL_MS } from './args.ts';
 import { errorMessage } from './error-message.ts';
@@ -33,6 +34,8 @@ export interface WorkerStatsBody {
   readonly transport: string;
   readonly stats: CacheStats;
   readonly lag: { readonly samples: number; readonly recentMs: readonly number[] };
+  /** Keys of the coherence violations verification found here (keys allowed: they are the demo's own ids). */
+  readonly violations: readonly string[];
 }
 
 /** What GET /config/:id and PUT /config/:id answer. */
@@ -78,10 +81,25 @@ process.on('message', (message: unknown) => {
 async function main(): Promise<void> {
   const redisUrl = process.env['REDIS_URL'];
   // With the log, a worker whose subscriber is lost reloads only the keys invalidated meanwhile, not all of them.
-  const transport: Transport = redisUrl === undefined || redisUrl === '' ? clusterTransport({ log: true }) : redisTransport({ url: redisUrl, log: true });
+  const wire: Transport = redisUrl === undefined || redisUrl === '' ? clusterTransport({ log: true }) : redisTransport({ url: redisUrl, log: true });
+  // --lose n: worker 1 silently loses every n-th invalidation it receives (a planted fault for verification to find).
+  const lose = Number(process.env['DEMO_LOSE'] ?? 0);
+  const transport = lose > 0 && workerId === 1 ? losing(wire, lose) : wire;
   const store = new StoreClient();
   const degradedTtl = Number(process.env['DEMO_DEGRADED_TTL'] ?? DEGRADED_TTL_MS);
-  const cache = createCache<ConfigRecord | null>({ name: 'config', ttl: 30_000, degradedTtl, loadTimeout: 2_000, transport });
+  const sampleRate = Number(process.env['DEMO_VERIFY'] ?? 0);
+  const cache = createCache<ConfigRecord | null>({
+    name: 'config',
+    ttl: 30_000,
+    degradedTtl,
+    loadTimeout: 2_000,
+    transport,
+    ...(sampleRate > 0 ? { verify: { sampleRate, allowKeys: true } } : {}),
+  });
+  const violations = new Set<string>();
+  cache.on('coherence.violation', (event) => violations.add(event.key));
+  // With a planted loss the writes use plain invalidate(): with ack: 'all' the missing confirmation would tell the writer.
+  const ack = lose === 0;
   const registry = new Registry();
   const unregisterPrometheus = registerPrometheus(cache, { registry });
 
@@ -124,7 +142,7 @@ async function main(): Promise<void> {
       return;
     }
     if (req.method === 'GET' && url.pathname === '/stats') {
-      const stats: WorkerStatsBody = { worker: workerId, pid: process.pid, transport: transport.kind, stats: cache.stats(), lag: { samples: lagCount, recentMs: recentLags() } };
+      const stats: WorkerStatsBody = { worker: workerId, pid: process.pid, transport: transport.kind, stats: cache.stats(), lag: { samples: lagCount, recentMs: recentLags() }, violations: [...violations] };
       return json(res, 200, stats);
     }
     return json(res, 404, { error: 'not found' });
@@ -158,10 +176,11 @@ async function main(): Promise<void> {
     const started = performance.now();
     let acknowledged = true;
     try {
-      await cache.invalidate(id);
+      // Acknowledged by every live worker: once this resolves, none serves the old version.
+      await (ack ? cache.invalidate(id, { ack: 'all' }) : cache.invalidate(id));
     } catch (error) {
-      // Written, but the transport did not take the invalidation in time: the contract promises nothing for it.
-      if (!(error instanceof InvalidationTimeoutError)) throw error;
+      // Written, but not acknowledged in time (the transport, or a worker): the contract promises nothing for it.
+      if (!(error instanceof InvalidationTimeoutError) && !(error instanceof AckTimeoutError)) throw error;
       acknowledged = false;
     }
     const answer: WriteBody = { id, version: record.version, worker: workerId, acknowledged, ackAt: wallNow(), invalidateMs: performance.now() - started };
@@ -202,6 +221,14 @@ async function main(): Promise<void> {
   serving = true;
   if (stopRequested) return stop();
   send({ tag: DEMO_TAG, kind: 'ready', port: (server.address() as AddressInfo).port, transport: transport.kind });
+}
+
+/** A transport that loses every `every`-th invalidation it receives, silently (the link stays up). */
+function losing(inner: Transport, every: number): Transport {
+  const dropping = new DroppingTransport(inner);
+  let seen = 0;
+  dropping.drop = (payload) => /"op":"(del|clear)"/.test(payload) && ++seen % every === 0;
+  return dropping;
 }
 
 function json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

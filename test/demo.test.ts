@@ -70,6 +70,8 @@ function expectHealthy(run: DemoRun, mode: DemoSummary['mode']): void {
   expect(summary.mode).to.equal(mode);
   // The checker's verdict, and that it had something to judge.
   expect(summary.checker.violations, why).to.equal(0);
+  // Writes use ack: 'all': once one is acknowledged no worker serves the older version, at any bound.
+  expect(summary.checker.staleReads, why).to.equal(0);
   expect(summary.checker.worstStalenessMs, why).to.be.at.most(summary.checker.boundMs);
   expect(summary.checker.writesAcked, why).to.be.greaterThan(0);
   expect(summary.checker.readsChecked, why).to.be.greaterThan(0);
@@ -101,6 +103,22 @@ describe('demo (npm start)', function () {
     // Every acknowledged write was one local invalidation, heard by the one other worker.
     expect(run.summary.invalidations.local, run.output).to.equal(run.summary.writes.acked);
     expect(run.summary.invalidations.remote, run.output).to.equal(run.summary.writes.acked);
+  });
+
+  it('with --verify and a planted loss (--lose): verification finds stale values, only on workers and keys the checker saw stale', async () => {
+    const run = await runDemo(['--duration', '4', '--workers', '2', '--verify', '1', '--lose', '3']);
+    const { summary } = run;
+    expect(run.code, run.output).to.equal(0);
+    expect(summary.checker.staleReads, run.output).to.be.greaterThan(0);
+    expect(summary.verification?.violations, run.output).to.be.greaterThan(0);
+    expect(summary.checker.stalePairs, run.output).to.include.members([...(summary.verification?.pairs ?? [])]);
+    expect(summary.verification?.agree, run.output).to.equal(true);
+  });
+
+  it('with --verify and nothing lost: no violation, no stale read', async () => {
+    const run = await runDemo(['--duration', '3', '--workers', '2', '--verify', '0.5']);
+    expectHealthy(run, 'cluster-ipc');
+    expect(run.summary.verification).to.deep.include({ violations: 0, pairs: [], agree: true });
   });
 
   describe('over Redis', () => {
@@ -240,7 +258,7 @@ describe('demo verdict', () => {
     machine: { maxLoadAverage: 0.5, cores: 2, maxTimerLateMs: 3 },
     ...over,
   });
-  const options = { bound: 250, chaos: 'none', faults: 1, errorBudget: 0.5 } as const;
+  const options = { bound: 250, chaos: 'none', faults: 1, errorBudget: 0.5, lose: 0 } as const;
   const metrics = { scrapedWorkers: [], names: [], hits: [] };
 
   it('names a frozen worker before the read errors and shed reads it caused, with their reasons', () => {

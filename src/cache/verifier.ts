@@ -28,7 +28,7 @@ export interface VerifyOptions {
   allowKeys?: boolean;
 }
 
-/** Verifications waiting for their loader or their verdict at once; samples beyond it are skipped. */
+/** Verifications waiting for their loader or their verdict at once (one per key); samples beyond it are skipped. */
 export const MAX_PENDING_VERIFICATIONS = 64;
 export const REDACTED_KEY = '[redacted]';
 
@@ -49,6 +49,8 @@ export interface VerifierHost<V> {
 
 export class Verifier<V> {
   private readonly pending = new Set<Pending>();
+  /** Keys with a verification waiting: a second sample of one adds nothing until the first is judged. */
+  private readonly pendingKeys = new Set<string>();
   private readonly compare: (cached: unknown, loaded: unknown) => boolean;
   private readonly meanInterval: number;
   private closed = false;
@@ -73,9 +75,10 @@ export class Verifier<V> {
 
   /** Re-loads `key`, served `value` by a hit now, once the current work is done. */
   sample(key: string, value: V, loader: Loader<V> | SyncLoader<V>, sync: boolean): void {
-    if (this.closed || this.pending.size >= MAX_PENDING_VERIFICATIONS) return;
+    if (this.closed || this.pending.size >= MAX_PENDING_VERIFICATIONS || this.pendingKeys.has(key)) return;
     const pending: Pending = { key, hitAt: this.host.now(), explained: false, timer: undefined };
     this.pending.add(pending);
+    this.pendingKeys.add(key);
     setImmediate(() => {
       if (this.closed) return;
       let loaded: V | PromiseLike<V>;
@@ -106,6 +109,7 @@ export class Verifier<V> {
     this.closed = true;
     for (const pending of this.pending) if (pending.timer !== undefined) clearTimeout(pending.timer);
     this.pending.clear();
+    this.pendingKeys.clear();
   }
 
   private judge(pending: Pending, served: V, loaded: V): void {
@@ -126,6 +130,7 @@ export class Verifier<V> {
 
   private finish(pending: Pending, outcome: 'match' | 'explained' | 'error' | 'violation'): void {
     if (!this.pending.delete(pending) || this.closed) return;
+    this.pendingKeys.delete(pending.key);
     const key = this.options.allowKeys === true ? pending.key : REDACTED_KEY;
     this.host.dispatch({ type: 'verify', at: this.host.now(), outcome, key, hitAt: pending.hitAt });
   }
