@@ -111,6 +111,17 @@ describe('verification of sampled hits', () => {
     expect(await byVersion).to.deep.include({ type: 'verified', outcome: 'match' });
   });
 
+  it('keeps one verification per key at a time: hits of a key being verified are not sampled again', async () => {
+    const reader = await instance({ verify: { sampleRate: 1 } });
+    store.set('k', 'v1');
+    store.set('j', 'v1');
+    await reader.get('k', loader);
+    await reader.get('j', loader);
+    for (let i = 0; i < 10; i++) reader.getSync(i % 2 === 0 ? 'k' : 'j', loader);
+    await nextTurn();
+    expect(loads - 2).to.equal(2);
+  });
+
   it('without verify no hit is re-loaded', async () => {
     const reader = await instance();
     store.set('k', 'v1');
