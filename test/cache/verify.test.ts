@@ -133,17 +133,20 @@ describe('verification of sampled hits', () => {
 
   for (const sampleRate of [0.1, 0.01]) {
     it(`the sample rate bounds the extra loads (${sampleRate})`, async () => {
-      const reader = await instance({ verify: { sampleRate } });
-      store.set('k', 'v1');
-      await reader.get('k', loader);
+      const reader = await instance({ verify: { sampleRate }, maxEntries: 1_000 });
+      const keys = Array.from({ length: 1_000 }, (_, i) => `k${i}`);
+      for (const key of keys) {
+        store.set(key, 'v1');
+        await reader.get(key, loader);
+      }
       const hits = 20_000;
       for (let batch = 0; batch < hits / 100; batch++) {
-        for (let i = 0; i < 100; i++) reader.getSync('k', loader);
+        for (let i = 0; i < 100; i++) reader.getSync(keys[(batch * 100 + i) % keys.length] as string, loader);
         // Let the verifications of this batch run (each is off the hot path).
         await nextTurn();
       }
       await nextTurn();
-      const extra = loads - 1;
+      const extra = loads - 1_000;
       const expected = hits * sampleRate;
       // The countdown to the next sample averages 1 / sampleRate: within a few standard deviations of the mean.
       expect(extra).to.be.within(expected * 0.75, expected * 1.25);
