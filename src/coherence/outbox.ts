@@ -125,7 +125,8 @@ export class Outbox<V> {
     } catch {
       return;
     }
-    this.settings.transport.publish(this.settings.channel, [payload]).catch(() => undefined);
+    // A mark, not a log entry: a confirmation invalidates nothing, so a repair has nothing to read in it.
+    this.settings.transport.publish(this.settings.channel, [payload], 'mark').catch(() => undefined);
   }
 
   /** Whether every invalidation handed to the outbox was carried by an accepted send. */

@@ -25,45 +25,12 @@
  *   is the gauge's name, and two instruments cannot share one.
  * - gauges and histograms: they measure a state or a duration, not an event count.
  */
-import type { CacheStats } from '../cache/cache.ts';
+import { ACK_COMPLETED, ACK_CONFIRMED, ACK_REQUESTED, ACK_TIMEDOUT, COHERENCE_VIOLATION, VERIFIED } from './catalogue-checks.ts';
+import { one, type CounterMetric, type GaugeMetric, type HistogramMetric, type Metric, type Point } from './metric-types.ts';
 
-export type Labels = Readonly<Record<string, string>>;
-export type Point = readonly [labels: Labels, value: number];
+export { ACK_COMPLETED, ACK_CONFIRMED, ACK_REQUESTED, ACK_TIMEDOUT, COHERENCE_VIOLATION, VERIFIED } from './catalogue-checks.ts';
 
-interface MetricBase {
-  /** OpenTelemetry instrument name. */
-  readonly name: string;
-  /** What the Prometheus exporter (and the prom-client bridge) call it. */
-  readonly prometheusName: string;
-  readonly description: string;
-  /** UCUM unit; `{...}` annotations are dimensionless counts. */
-  readonly unit: string;
-  /** Label names besides `cache`. */
-  readonly labels: readonly string[];
-}
-
-/** A monotonic count read from the folded stats at collection time. */
-export interface CounterMetric extends MetricBase {
-  readonly kind: 'counter';
-  read(stats: CacheStats): readonly Point[];
-}
-
-/** A current value read at collection time. */
-export interface GaugeMetric extends MetricBase {
-  readonly kind: 'gauge';
-  read(stats: CacheStats): readonly Point[];
-}
-
-/** A distribution of the slower, discrete events, recorded as they happen. */
-export interface HistogramMetric extends MetricBase {
-  readonly kind: 'histogram';
-  /** Bucket upper bounds, in `unit`. */
-  readonly buckets: readonly number[];
-}
-
-export type Metric = CounterMetric | GaugeMetric | HistogramMetric;
-
-const one = (value: number, labels: Labels = {}): Point[] => [[labels, value]];
+export type { CounterMetric, GaugeMetric, HistogramMetric, Labels, Metric, Point } from './metric-types.ts';
 
 export const REQUESTS: CounterMetric = {
   kind: 'counter',
@@ -289,70 +256,6 @@ export const MESSAGE_REJECTED: CounterMetric = {
   unit: '{message}',
   labels: ['reason'],
   read: (s) => Object.entries(s.messageRejected).map(([reason, count]): Point => [{ reason }, count]),
-};
-
-export const ACK_REQUESTED: CounterMetric = {
-  kind: 'counter',
-  name: 'coherent_cache.ack.requested',
-  prometheusName: 'coherent_cache_ack_requested_total',
-  description: "Invalidations that asked every live peer to confirm (invalidate with ack: 'all')",
-  unit: '{request}',
-  labels: [],
-  read: (s) => one(s.ackRequested),
-};
-
-export const ACK_CONFIRMED: CounterMetric = {
-  kind: 'counter',
-  name: 'coherent_cache.ack.confirmed',
-  prometheusName: 'coherent_cache_ack_confirmed_total',
-  description: 'Confirmations received from peers (one per peer and request)',
-  unit: '{confirmation}',
-  labels: [],
-  read: (s) => one(s.ackConfirmed),
-};
-
-export const ACK_COMPLETED: CounterMetric = {
-  kind: 'counter',
-  name: 'coherent_cache.ack.completed',
-  prometheusName: 'coherent_cache_ack_completed_total',
-  description: 'Acknowledged invalidations every awaited peer confirmed (or was lost meanwhile)',
-  unit: '{request}',
-  labels: [],
-  read: (s) => one(s.ackCompleted),
-};
-
-export const ACK_TIMEDOUT: CounterMetric = {
-  kind: 'counter',
-  name: 'coherent_cache.ack.timedout',
-  prometheusName: 'coherent_cache_ack_timedout_total',
-  description: 'Acknowledged invalidations some peer did not confirm in time (AckTimeoutError)',
-  unit: '{request}',
-  labels: [],
-  read: (s) => one(s.ackTimedout),
-};
-
-export const VERIFIED: CounterMetric = {
-  kind: 'counter',
-  name: 'coherent_cache.verified',
-  prometheusName: 'coherent_cache_verified_total',
-  description: 'Sampled hits re-loaded that found no violation, by outcome: match, explained (an invalidation came), error (the loader failed)',
-  unit: '{verification}',
-  labels: ['outcome'],
-  read: (s) => [
-    [{ outcome: 'match' }, s.verified.match],
-    [{ outcome: 'explained' }, s.verified.explained],
-    [{ outcome: 'error' }, s.verified.error],
-  ],
-};
-
-export const COHERENCE_VIOLATION: CounterMetric = {
-  kind: 'counter',
-  name: 'coherent_cache.coherence.violation',
-  prometheusName: 'coherent_cache_coherence_violation_total',
-  description: 'Sampled hits whose value the loader contradicts with no invalidation to explain it (verify option): a lost or missing invalidation',
-  unit: '{violation}',
-  labels: [],
-  read: (s) => one(s.coherenceViolation),
 };
 
 export const ENTRIES: GaugeMetric = {

@@ -119,6 +119,19 @@ describe('decide: acknowledged invalidations', () => {
     expect(given([connected]).when({ type: 'receive', at: 10, channel: 'c', message: plain }).effects).to.deep.equal([]);
   });
 
+  it('on a logged channel, no confirmation while messages before it may be missing: a gap found now, or a repair under way', () => {
+    const logged = { ...POLICY, logged: true };
+    const cursor: CacheEvent<string> = { type: 'resynced', at: 1, mode: 'full', cause: 'starting', head: { epoch: 'e', seq: 5 }, missed: 0, keys: 0, dropped: 0 };
+    const message: DecodedMessage = { ok: true, cache: 'config', op: 'del', legacy: false, keys: ['k'], remote: { instance: 'inst_a', sentAt: 9 }, ack: 4 };
+    const at = (seq: number): Command<string> => ({ type: 'receive', at: 10, channel: 'c', message, position: { epoch: 'e', seq, entry: true } });
+    const next = decide(stateAfter<string>(logged, [connected, cursor]), at(6));
+    expect(next.effects, 'in order: confirmed').to.deep.equal([{ type: 'send-ack', ack: 4, to: 'inst_a' }]);
+    const gap = decide(stateAfter<string>(logged, [connected, cursor]), at(7));
+    expect(gap.effects.map((e) => e.type), 'seq 6 is missing: repair first, confirm nothing').to.deep.equal(['read-log']);
+    const repairing = decide(stateAfter<string>(logged, [connected, cursor, { type: 'repair.started', at: 9, repairId: 1, reason: 'lost-message' }]), at(6));
+    expect(repairing.effects.some((e) => e.type === 'send-ack'), 'a repair is under way').to.equal(false);
+  });
+
   it('the fold: a request waits in state until it completes or times out', () => {
     const { state } = given([connected, requested(1, ['inst_a', 'inst_b']), { type: 'ack.confirmed', at: 9, requestId: 1, instance: 'inst_a' }]);
     expect([...(state.acks.get(1)?.awaiting ?? [])]).to.deep.equal(['inst_b']);
