@@ -3,8 +3,8 @@
  * every peer live at the call (known by its heartbeats) to confirm it dropped
  * the key. A confirmation is an `ack` message naming the request; one channel
  * delivers a publisher's messages in order (and a peer that lost messages
- * drops everything when it reconnects), so an ack of request n confirms that
- * peer's earlier requests too. A peer lost while a request waits (not heard
+ * drops what they invalidated, by repair or resync, confirming nothing
+ * meanwhile), so an ack of request n confirms that peer's earlier requests too. A peer lost while a request waits (not heard
  * for 2 × degradedTtl, so its own lease lapsed long ago) is no longer waited
  * for; one that joins later is not, since it could not have held the old value
  * past the call. The verification of sampled hits is decided here too.
