@@ -65,8 +65,8 @@ export class Cache<V> {
   private readonly closeHooks = new Set<() => void>();
   private readonly acks: AckWaiters<V>;
   private readonly verifier: Verifier<V> | undefined;
-  /** Hits until the next one is verified (Infinity without verification: the hit path only counts down). */
-  private verifyIn = Infinity;
+  /** Hits until the next one is verified; -1 without verification, counting down past 0 (a small integer: Infinity would box the field). */
+  private verifyIn = -1;
   /** The loader of the read being dispatched (a function is no command data). */
   private loader: Loader<V> | SyncLoader<V> | undefined;
   private closed = false;
