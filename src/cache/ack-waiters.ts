@@ -24,14 +24,14 @@ export class AckWaiters<V> {
 
   constructor(private readonly host: AckWaitersHost<V>) {}
 
-  /** The caller's promise for request `requestId`, whose timeout fires after `timeoutMs`. */
-  arm(requestId: number, timeoutMs: number, key: string | undefined): Promise<void> {
+  /** The caller's promise for request `requestId` (and for `sent`, its message's send), whose timeout fires after `timeoutMs`. */
+  arm(requestId: number, timeoutMs: number, key: string | undefined, sent: Promise<void> | undefined): Promise<void> {
     const settle = Promise.withResolvers<void>();
     const timer = setTimeout(() => this.host.dispatch({ type: 'ack.timeout', at: this.host.now(), requestId }), timeoutMs);
     // Like every library timer, it keeps no process alive; the caller's await does not need it to.
     timer.unref();
     this.waits.set(requestId, { settle, timer, key, timeoutMs });
-    return settle.promise;
+    return sent === undefined ? settle.promise : Promise.all([sent, settle.promise]).then(() => undefined);
   }
 
   /** Answers the caller: resolved when nobody is `missing`, else AckTimeoutError naming them. */

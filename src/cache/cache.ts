@@ -86,9 +86,8 @@ export class Cache<V> {
     this.loads = new LoadRunner<V>({ cacheName: this.name, trace: this.trace, now: () => this.clock.exact(), dispatch });
     this.coherence = connectCoherence(this.options, { cacheName: this.name, instanceId: this.instanceId, clock: this.clock, state: this.state, trace: this.trace, dispatch });
     this.acks = new AckWaiters<V>({ cacheName: this.name, now: () => this.clock.exact(), dispatch });
-    const verify = this.options.verify;
-    this.verifier = verify && new Verifier<V>(verify, { now: () => this.clock.exact(), dispatch, graceMs: this.options.degradedTtl });
-    if (this.verifier !== undefined) this.verifyIn = this.verifier.nextCountdown();
+    this.verifier = this.options.verify && new Verifier<V>(this.options.verify, { now: () => this.clock.exact(), dispatch, graceMs: this.options.degradedTtl });
+    this.verifyIn = this.verifier?.nextCountdown() ?? -1;
     if (this.options.metrics !== false) this.onClose(defaults.instrument(this as Cache<unknown>, this.options.metrics));
   }
 
@@ -290,9 +289,7 @@ export class Cache<V> {
 
   /** A sampled hit: verified off the hot path; the countdown starts again. */
   private verifyHit(key: string, value: V, loader: Loader<V> | SyncLoader<V>, sync: boolean): void {
-    const verifier = this.verifier as Verifier<V>;
-    this.verifyIn = verifier.nextCountdown();
-    verifier.sample(key, value, loader, sync);
+    this.verifyIn = (this.verifier as Verifier<V>).sample(key, value, loader, sync);
   }
 
   /** A read through `decide`. `fresh`: the hot path found a fresh entry at the hit clock's time, which the command then carries. */
@@ -371,12 +368,10 @@ export class Cache<V> {
         case 'send-ack':
           this.coherence?.sendAck(effect.ack, effect.to);
           break;
-        case 'arm-ack-timeout': {
+        case 'arm-ack-timeout':
           // The caller waits for the send (as without ack) and for the confirmations.
-          const acked = this.acks.arm(effect.requestId, effect.afterMs, effect.key);
-          reply = { kind: 'sent', promise: reply?.kind === 'sent' ? Promise.all([reply.promise, acked]).then(() => undefined) : acked };
+          reply = { kind: 'sent', promise: this.acks.arm(effect.requestId, effect.afterMs, effect.key, reply?.kind === 'sent' ? reply.promise : undefined) };
           break;
-        }
         case 'settle-ack':
           this.acks.settle(effect.requestId, effect.missing);
           break;

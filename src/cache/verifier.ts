@@ -73,9 +73,9 @@ export class Verifier<V> {
     return this.pending.size > 0;
   }
 
-  /** Re-loads `key`, served `value` by a hit now, once the current work is done. */
-  sample(key: string, value: V, loader: Loader<V> | SyncLoader<V>, sync: boolean): void {
-    if (this.closed || this.pending.size >= MAX_PENDING_VERIFICATIONS || this.pendingKeys.has(key)) return;
+  /** Re-loads `key`, served `value` by a hit now, once the current work is done. Returns the countdown to the next sample. */
+  sample(key: string, value: V, loader: Loader<V> | SyncLoader<V>, sync: boolean): number {
+    if (this.closed || this.pending.size >= MAX_PENDING_VERIFICATIONS || this.pendingKeys.has(key)) return this.nextCountdown();
     const pending: Pending = { key, hitAt: this.host.now(), explained: false, timer: undefined };
     this.pending.add(pending);
     this.pendingKeys.add(key);
@@ -93,6 +93,7 @@ export class Verifier<V> {
         () => this.finish(pending, 'error'),
       );
     }).unref();
+    return this.nextCountdown();
   }
 
   /** Every event while verifications wait: an invalidation or a store of their key explains a difference. */
