@@ -121,7 +121,7 @@ describe('decide: acknowledged invalidations', () => {
 
   it('on a logged channel, no confirmation while messages before it may be missing: a gap found now, or a repair under way', () => {
     const logged = { ...POLICY, logged: true };
-    const cursor: CacheEvent<string> = { type: 'resynced', at: 1, mode: 'full', cause: 'starting', head: { epoch: 'e', seq: 5 }, missed: 0, keys: 0, dropped: 0 };
+    const cursor: CacheEvent<string> = { type: 'resynced', at: 1, mode: 'full', cause: 'starting', head: { epoch: 'e', seq: 5 }, missed: 0, keys: 0, dropped: 0, kept: 0 };
     const message: DecodedMessage = { ok: true, cache: 'config', op: 'del', legacy: false, keys: ['k'], remote: { instance: 'inst_a', sentAt: 9 }, ack: 4 };
     const at = (seq: number): Command<string> => ({ type: 'receive', at: 10, channel: 'c', message, position: { epoch: 'e', seq, entry: true } });
     const next = decide(stateAfter<string>(logged, [connected, cursor]), at(6));
