@@ -51,7 +51,7 @@ export function judge(input: VerdictInput): string[] {
   if (verification !== null && !verification.agree) {
     failures.push(`verification found ${int(verification.violations)} violation(s) on ${describePairs(verification.pairs)}, the checker stale reads on ${describePairs(verdict.stalePairs)}: they disagree`);
   }
-  if (options.lose > 0 && verdict.staleReads === 0) failures.push(`--lose ${options.lose} planted lost invalidations, but no read served an older version: nothing to find`);
+  if (options.lose > 0 && verdict.staleReads === 0) failures.push(`--lose ${options.lose} skipped invalidations, but no read served an older version: nothing to find`);
   // A planted loss breaks the bound on purpose: what is judged then is whether verification found it.
   if (options.lose === 0 && verdict.violations > 0) {
     const worst = verdict.worst;

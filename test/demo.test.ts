@@ -105,7 +105,7 @@ describe('demo (npm start)', function () {
     expect(run.summary.invalidations.remote, run.output).to.equal(run.summary.writes.acked);
   });
 
-  it('with --verify and a planted loss (--lose): verification finds stale values, only on workers and keys the checker saw stale', async () => {
+  it('with --verify and planted skipped invalidations (--lose): verification finds stale values, only on workers and keys the checker saw stale', async () => {
     const run = await runDemo(['--duration', '4', '--workers', '2', '--verify', '1', '--lose', '3']);
     const { summary } = run;
     expect(run.code, run.output).to.equal(0);
