@@ -47,6 +47,19 @@ export interface AckTimedOutEvent {
   readonly missing: readonly string[];
 }
 
+/**
+ * A peer asked this instance to confirm request `ack`, but a gap was found
+ * or a repair is under way: what the gap missed is not dropped yet, so the
+ * confirmation (which vouches for the peer's earlier requests too) waits for
+ * the repair's end, and is sent then.
+ */
+export interface AckDeferredEvent {
+  readonly type: 'ack.deferred';
+  readonly at: number;
+  readonly to: string;
+  readonly ack: number;
+}
+
 /** How a verification of a sampled hit ended, when it found no violation. */
 export type VerifyOutcome = 'match' | 'explained' | 'error';
 
@@ -74,4 +87,4 @@ export interface CoherenceViolationEvent {
   readonly hitAt: number;
 }
 
-export type CoherenceCheckEvent = AckRequestedEvent | AckConfirmedEvent | AckCompletedEvent | AckTimedOutEvent | VerifiedEvent | CoherenceViolationEvent;
+export type CoherenceCheckEvent = AckRequestedEvent | AckConfirmedEvent | AckCompletedEvent | AckTimedOutEvent | AckDeferredEvent | VerifiedEvent | CoherenceViolationEvent;

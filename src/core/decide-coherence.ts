@@ -47,12 +47,15 @@ export function decideReceive<V>(state: CacheState<V>, command: ReceiveCommand):
   } else {
     for (const key of message.keys) events.push({ type: 'invalidated', scope: 'key', key, at, origin: 'remote', reason: 'explicit', remote });
   }
-  // Asked to confirm: once these events are folded, the key is dropped here. Not while a repair may still have keys to drop.
-  const effects: Effect<V>[] = message.ack === undefined || state.repair !== undefined ? [] : [{ type: 'send-ack', ack: message.ack, to: remote.instance }];
-  if (position === undefined) return { events, effects };
-  const checked = withGapCheck(state, at, position, { events, effects });
-  // A gap before this message: what it missed is dropped only once the log is read, so no confirmation (it would vouch for earlier requests too).
-  return effects.length > 0 && checked.effects.some((effect) => effect.type === 'read-log') ? { events: checked.events, effects: checked.effects.filter((effect) => effect.type !== 'send-ack') } : checked;
+  // Asked to confirm: once these events are folded, the key is dropped here.
+  const effects: Effect<V>[] = message.ack === undefined ? [] : [{ type: 'send-ack', ack: message.ack, to: remote.instance }];
+  const checked = position === undefined ? { events, effects } : withGapCheck(state, at, position, { events, effects });
+  // While a repair may still have keys to drop (one under way, or the gap before this message), the confirmation waits for its end: it vouches for earlier requests too.
+  if (message.ack === undefined || (state.repair === undefined && !checked.effects.some((effect) => effect.type === 'read-log'))) return checked;
+  return {
+    events: [...checked.events, { type: 'ack.deferred', at, to: remote.instance, ack: message.ack }],
+    effects: checked.effects.filter((effect) => effect.type !== 'send-ack'),
+  };
 }
 
 /**

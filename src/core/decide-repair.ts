@@ -101,7 +101,10 @@ export function decideLogRead<V>(state: CacheState<V>, command: LogReadCommand):
   if (state.link !== 'connected') events.push({ type: 'link.changed', at, state: 'connected', reason: 'connected', leaseUntil });
   else if (leaseUntil > state.leaseUntil && leaseUntil > at) events.push({ type: 'lease.renewed', at, provenAt: repair.attemptAt, until: leaseUntil });
   const queue = state.retryQueue;
-  return { events, effects: state.link !== 'connected' && (queue.clear || queue.keys.size > 0) ? [{ type: 'flush' }] : [] };
+  const effects: Effect<V>[] = state.link !== 'connected' && (queue.clear || queue.keys.size > 0) ? [{ type: 'flush' }] : [];
+  // What the gap missed is dropped now: the confirmations held meanwhile can go.
+  for (const [to, ack] of state.owedAcks) effects.push({ type: 'send-ack', ack, to });
+  return { events, effects };
 }
 
 /** Why the read cannot repair exactly, or undefined when it can. */

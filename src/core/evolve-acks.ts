@@ -1,9 +1,12 @@
 /** How acknowledged invalidations fold into the state: a request's waits, confirmations, and its end. */
-import type { AckCompletedEvent, AckConfirmedEvent, AckRequestedEvent, AckTimedOutEvent } from './coherence-events.ts';
+import type { AckCompletedEvent, AckConfirmedEvent, AckDeferredEvent, AckRequestedEvent, AckTimedOutEvent } from './coherence-events.ts';
 import type { CacheState } from './state.ts';
 
-export function evolveAck<V>(state: CacheState<V>, event: AckRequestedEvent | AckConfirmedEvent | AckCompletedEvent | AckTimedOutEvent): CacheState<V> {
+export function evolveAck<V>(state: CacheState<V>, event: AckRequestedEvent | AckConfirmedEvent | AckCompletedEvent | AckTimedOutEvent | AckDeferredEvent): CacheState<V> {
   switch (event.type) {
+    case 'ack.deferred':
+      state.owedAcks.set(event.to, Math.max(event.ack, state.owedAcks.get(event.to) ?? 0));
+      return state;
     case 'ack.requested':
       state.acks.set(event.requestId, { awaiting: new Set(event.peers), lost: [] });
       if (event.requestId > state.lastAckId) state.lastAckId = event.requestId;

@@ -46,6 +46,8 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
     case 'resynced':
       if (event.head !== undefined) moveCursor(state, event.head);
       state.repair = undefined;
+      // The repair's decision sent what was owed.
+      state.owedAcks.clear();
       if (event.mode === 'full') state.unlogged = false;
       // The log vouched for every entry: the degraded bound no longer applies to them.
       else state.entries.liftCaps();
@@ -143,6 +145,7 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
     case 'ack.confirmed':
     case 'ack.completed':
     case 'ack.timedout':
+    case 'ack.deferred':
       return evolveAck(state, event);
     case 'verified':
     case 'coherence.violation':

@@ -52,6 +52,8 @@ export interface CacheSnapshot<V> {
   readonly unlogged: boolean;
   /** Acknowledged invalidations still waiting, by request id: the peers not heard from yet, and those lost meanwhile. */
   readonly acks: readonly { readonly requestId: number; readonly awaiting: readonly string[]; readonly lost: readonly string[] }[];
+  /** Confirmations held while a repair runs, by peer (sorted). */
+  readonly owedAcks: readonly { readonly to: string; readonly ack: number }[];
   /** With `eviction: 'sieve'`: the key SIEVE's hand examines next (null: the oldest). */
   readonly sieveHand?: string | null;
   /** With `maxSize` (once a value was stored): the sum of the entries' sizes. */
@@ -82,6 +84,7 @@ export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
     unlogged: state.unlogged,
     ...(state.entries.sieve ? { sieveHand: handKey(state) } : {}),
     ...(state.entries.sized ? { totalSize: state.entries.totalSize } : {}),
+    owedAcks: [...state.owedAcks].map(([to, ack]) => ({ to, ack })).sort((a, b) => (a.to < b.to ? -1 : 1)),
     acks: [...state.acks].map(([requestId, wait]) => ({ requestId, awaiting: [...wait.awaiting].sort(), lost: [...wait.lost] })).sort((a, b) => a.requestId - b.requestId),
   };
 }

@@ -146,6 +146,8 @@ export interface CacheState<V> {
   readonly acks: Map<number, AckWait>;
   /** The highest request id handed out. */
   lastAckId: number;
+  /** Confirmations owed to peers, held while a repair runs: the highest request of each, sent when it ends. */
+  readonly owedAcks: Map<string, number>;
 }
 
 export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> {
@@ -167,6 +169,7 @@ export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> 
     wasConnected: false,
     acks: new Map(),
     lastAckId: 0,
+    owedAcks: new Map(),
   };
 }
 

@@ -205,6 +205,7 @@ export class StatsProjection {
       case 'peer.lost':
       case 'repair.started':
       case 'log.advanced':
+      case 'ack.deferred':
         return;
       default:
         return assertNever(event);

@@ -119,7 +119,7 @@ describe('decide: acknowledged invalidations', () => {
     expect(given([connected]).when({ type: 'receive', at: 10, channel: 'c', message: plain }).effects).to.deep.equal([]);
   });
 
-  it('on a logged channel, no confirmation while messages before it may be missing: a gap found now, or a repair under way', () => {
+  it('on a logged channel, a confirmation waits while messages before it may be missing (a gap found now, or a repair under way), and goes when the repair ends', () => {
     const logged = { ...POLICY, logged: true };
     const cursor: CacheEvent<string> = { type: 'resynced', at: 1, mode: 'full', cause: 'starting', head: { epoch: 'e', seq: 5 }, missed: 0, keys: 0, dropped: 0, kept: 0 };
     const message: DecodedMessage = { ok: true, cache: 'config', op: 'del', legacy: false, keys: ['k'], remote: { instance: 'inst_a', sentAt: 9 }, ack: 4 };
@@ -128,8 +128,21 @@ describe('decide: acknowledged invalidations', () => {
     expect(next.effects, 'in order: confirmed').to.deep.equal([{ type: 'send-ack', ack: 4, to: 'inst_a' }]);
     const gap = decide(stateAfter<string>(logged, [connected, cursor]), at(7));
     expect(gap.effects.map((e) => e.type), 'seq 6 is missing: repair first, confirm nothing').to.deep.equal(['read-log']);
-    const repairing = decide(stateAfter<string>(logged, [connected, cursor, { type: 'repair.started', at: 9, repairId: 1, reason: 'lost-message' }]), at(6));
+    expect(gap.events.at(-1), 'held until the repair ends').to.deep.equal({ type: 'ack.deferred', at: 10, to: 'inst_a', ack: 4 });
+    const started: CacheEvent<string> = { type: 'repair.started', at: 9, repairId: 1, reason: 'lost-message', after: { epoch: 'e', seq: 5 } };
+    const repairing = decide(stateAfter<string>(logged, [connected, cursor, started]), at(6));
     expect(repairing.effects.some((e) => e.type === 'send-ack'), 'a repair is under way').to.equal(false);
+    expect(repairing.events.at(-1)).to.deep.include({ type: 'ack.deferred', ack: 4 });
+
+    // The repair's end sends what was held (the highest request per peer), once.
+    const held: CacheEvent<string>[] = [connected, cursor, started, ...repairing.events, { type: 'ack.deferred', at: 11, to: 'inst_a', ack: 3 }, { type: 'ack.deferred', at: 11, to: 'inst_b', ack: 1 }];
+    const read: Command<string> = { type: 'log.read', at: 12, repairId: 1, ok: true, epoch: 'e', head: 6, covered: true, entries: [message] };
+    const repaired = decide(stateAfter<string>(logged, held), read);
+    expect(repaired.effects.filter((e) => e.type === 'send-ack')).to.deep.equal([
+      { type: 'send-ack', ack: 4, to: 'inst_a' },
+      { type: 'send-ack', ack: 1, to: 'inst_b' },
+    ]);
+    expect(stateAfter<string>(logged, [...held, ...repaired.events]).owedAcks.size, 'sent: no longer owed').to.equal(0);
   });
 
   it('the fold: a request waits in state until it completes or times out', () => {
