@@ -13,7 +13,7 @@ import type { AckTimeoutCommand, ReceiveCommand, VerifyCommand } from './command
 import { nothing, type Decision } from './decision.ts';
 import type { Effect } from './effects.ts';
 import type { CacheEvent } from './events.ts';
-import type { CacheState } from './state.ts';
+import type { AckWait, CacheState } from './state.ts';
 
 /** The decision of an invalidation (already made) plus its request for confirmation: the publish carries the request id. */
 export function requestAcks<V>(state: CacheState<V>, decision: Decision<V>, scope: 'key' | 'all', key: string | undefined, at: number, timeoutMs: number): Decision<V> {
@@ -42,7 +42,7 @@ export function decideAck<V>(state: CacheState<V>, command: ReceiveCommand): Dec
   for (const [requestId, wait] of state.acks) {
     if (requestId > message.ack || !wait.awaiting.has(instance)) continue;
     events.push({ type: 'ack.confirmed', at, requestId, instance });
-    if (wait.awaiting.size === 1) {
+    if (wait.awaiting.size === 1 && outlivedLostPeers(state, wait, at)) {
       events.push({ type: 'ack.completed', at, requestId, lost: [...wait.lost] });
       effects.push({ type: 'settle-ack', requestId, missing: [] });
     }
@@ -54,28 +54,39 @@ export function decideAck<V>(state: CacheState<V>, command: ReceiveCommand): Dec
 export function decideAckTimeout<V>(state: CacheState<V>, command: AckTimeoutCommand): Decision<V> {
   const wait = state.acks.get(command.requestId);
   if (wait === undefined) return nothing();
-  const missing = [...wait.awaiting].sort();
+  // Lost peers that never confirmed count as missing until the request outlived what they may still serve.
+  const missing = [...wait.awaiting, ...(outlivedLostPeers(state, wait, command.at) ? [] : wait.lost)].sort();
   return {
     events: [{ type: 'ack.timedout', at: command.at, requestId: command.requestId, missing }],
     effects: [{ type: 'settle-ack', requestId: command.requestId, missing }],
   };
 }
 
-/** After a heartbeat's decision: requests that waited only for peers it declares lost are complete. */
+/**
+ * After a heartbeat's decision: a request whose remaining peers are all lost
+ * (now, or before) completes, once degradedTtl has passed since it was made
+ * (until then a lost peer may still serve what it read before the call).
+ */
 export function completeWithLostPeers<V>(state: CacheState<V>, decision: Decision<V>): Decision<V> {
   if (state.acks.size === 0) return decision;
   const lost = new Set<string>();
   for (const event of decision.events) if (event.type === 'peer.lost') lost.add(event.instance);
-  if (lost.size === 0) return decision;
   const events = [...decision.events];
   const effects = [...decision.effects];
   const at = events[0]?.at ?? 0;
   for (const [requestId, wait] of state.acks) {
-    if (wait.awaiting.size === 0 || ![...wait.awaiting].every((instance) => lost.has(instance))) continue;
+    if (![...wait.awaiting].every((instance) => lost.has(instance))) continue;
+    if (wait.awaiting.size === 0 && wait.lost.length === 0) continue;
+    if (!outlivedLostPeers(state, wait, at, wait.awaiting.size > 0)) continue;
     events.push({ type: 'ack.completed', at, requestId, lost: [...wait.lost, ...[...wait.awaiting].sort()] });
     effects.push({ type: 'settle-ack', requestId, missing: [] });
   }
   return { events, effects };
+}
+
+/** Whether no peer lost while `wait` waited (or being lost now) can still serve what it read before the request. */
+function outlivedLostPeers<V>(state: CacheState<V>, wait: AckWait, at: number, losingNow = false): boolean {
+  return (wait.lost.length === 0 && !losingNow) || at >= wait.requestedAt + state.policy.degradedTtl;
 }
 
 /** A judged verification becomes its event (the comparison itself ran in the shell). */

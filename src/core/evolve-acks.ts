@@ -8,7 +8,7 @@ export function evolveAck<V>(state: CacheState<V>, event: AckRequestedEvent | Ac
       state.owedAcks.set(event.to, Math.max(event.ack, state.owedAcks.get(event.to) ?? 0));
       return state;
     case 'ack.requested':
-      state.acks.set(event.requestId, { awaiting: new Set(event.peers), lost: [] });
+      state.acks.set(event.requestId, { awaiting: new Set(event.peers), lost: [], requestedAt: event.at });
       if (event.requestId > state.lastAckId) state.lastAckId = event.requestId;
       return state;
     case 'ack.confirmed':

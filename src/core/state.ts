@@ -63,6 +63,8 @@ export interface AckWait {
   readonly awaiting: Set<string>;
   /** Peers lost while it waited (no longer waited for). */
   readonly lost: string[];
+  /** When it was asked for: a lost peer may serve what it read before then until this + degradedTtl. */
+  readonly requestedAt: number;
 }
 
 /** The settings decisions depend on (fixed for a cache's life). */

@@ -10,6 +10,8 @@
  *     returns a value older than that write;
  *  2. a read on a peer that began after the write's message was delivered to
  *     it never does either;
+ *  2b. with `ack: 'all'`, a read on a peer the write waited for that began
+ *     after invalidate() resolved never does either;
  *  3. no read returns a value older than a write by more than `degradedTtl`
  *     from the moment that write's `invalidate()` resolved, connected or not,
  *     delivered or not: entries are served under leases, and the link's faults
@@ -42,8 +44,8 @@ const DEGRADED_TTL = 50;
 
 type Step =
   | { kind: 'read'; node: number; key: Key; sync: boolean; fail: boolean }
-  | { kind: 'write'; node: number; key: Key }
-  | { kind: 'writeAll'; node: number }
+  | { kind: 'write'; node: number; key: Key; ack: boolean }
+  | { kind: 'writeAll'; node: number; ack: boolean }
   | { kind: 'fill'; node: number; key: Key }
   | { kind: 'deliver'; pick: number }
   | { kind: 'duplicate'; pick: number }
@@ -73,8 +75,8 @@ function steps(nodes: number, logged: boolean): fc.Arbitrary<Step[]> {
     : [];
   const step: fc.Arbitrary<Step> = fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('read' as const), node, key, sync: fc.boolean(), fail: fc.boolean() }) },
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant('write' as const), node, key }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('writeAll' as const), node }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('write' as const), node, key, ack: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('writeAll' as const), node, ack: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('fill' as const), node, key }) },
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), pick: fc.nat() }) },
@@ -140,8 +142,8 @@ class Fleet {
     this.bus = new ControlledBus(logged ? { log: RETENTION } : {});
     this.bus.onPublish = (from, _channel, payload) => {
       // What this payload tells a recipient: the publisher's versions of the keys it names (all keys for a clear).
-      const message = JSON.parse(payload) as { op: 'del' | 'clear' | 'beat'; keys?: string[] };
-      if (message.op === 'beat') return;
+      const message = JSON.parse(payload) as { op: 'del' | 'clear' | 'beat' | 'ack'; keys?: string[] };
+      if (message.op === 'beat' || message.op === 'ack') return;
       const versions = new Map<Key, number>();
       const mine = this.invalidatedAt[from.index] as Map<Key, number>;
       for (const key of message.op === 'clear' ? KEYS : (message.keys as Key[])) versions.set(key, mine.get(key) ?? 0);
@@ -181,17 +183,26 @@ class Fleet {
     return least;
   }
 
-  /** Starts invalidating on `node` (the keys' versions already bumped); the write counts from the moment invalidate() resolves. */
-  invalidate(node: number, versions: readonly (readonly [Key, number])[], all: boolean): void {
+  /**
+   * Starts invalidating on `node` (the keys' versions already bumped); the
+   * write counts from the moment invalidate() resolves. With `ack: 'all'`, its
+   * resolution also means every peer it waited for (those the writer knew at
+   * the call) dropped the keys: reads beginning there afterwards are checked
+   * against it too.
+   */
+  invalidate(node: number, versions: readonly (readonly [Key, number])[], all: boolean, ack: boolean): void {
     const writer = this.caches[node] as Cache<number>;
     const first = versions[0] as readonly [Key, number];
-    const acked = all ? writer.invalidateAll() : writer.invalidate(first[0]);
+    const options = ack ? { ack: 'all' as const } : undefined;
+    const waitedFor = ack ? writer.peers().map((peer) => this.caches.findIndex((cache) => cache.instanceId === peer.instance)) : [];
+    const acked = all ? writer.invalidateAll(options) : writer.invalidate(first[0], options);
     this.pendingWrites.add(acked);
     acked.then(
       () => {
         for (const [key, version] of versions) {
           this.writes.push({ key, version, resolvedAt: Date.now() });
           this.raiseFloor(node, key, version);
+          for (const peer of waitedFor) this.raiseFloor(peer, key, version);
         }
       },
       // Not acknowledged (InvalidationTimeoutError): the contract promises nothing for it, and it is still sent when it can be.
@@ -263,7 +274,7 @@ async function runFleet(nodes: number, config: { ttl: number; staleIfError: numb
             fleet.source.set(key, version);
             fleet.invalidatedAt[step.node]?.set(key, version);
           }
-          fleet.invalidate(step.node, versions, step.kind === 'writeAll');
+          fleet.invalidate(step.node, versions, step.kind === 'writeAll', step.ack);
           // Let the coalesced publish go out (its acknowledgement, when the link is up, follows at once).
           await settle();
           break;

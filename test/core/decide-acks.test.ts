@@ -99,10 +99,21 @@ describe('decide: acknowledged invalidations', () => {
     expect(decision.effects).to.deep.include({ type: 'settle-ack', requestId: 1, missing: [] });
     // Request 2 still waits for inst_b, and no longer for inst_a; its completion names the lost peer.
     const after = given([connected, heard('inst_a', 1), heard('inst_b', 90), requested(2, ['inst_a', 'inst_b']), ...decision.events]);
-    expect(after.when(ackFrom('inst_b', 2)).events).to.deep.equal([
-      { type: 'ack.confirmed', at: 10, requestId: 2, instance: 'inst_b' },
-      { type: 'ack.completed', at: 10, requestId: 2, lost: ['inst_a'] },
+    const confirmed = after.when({ ...ackFrom('inst_b', 2), at: 103 } as Command<string>);
+    expect(confirmed.events).to.deep.equal([
+      { type: 'ack.confirmed', at: 103, requestId: 2, instance: 'inst_b' },
+      { type: 'ack.completed', at: 103, requestId: 2, lost: ['inst_a'] },
     ]);
+  });
+
+  it('a request a lost peer held up completes no sooner than degradedTtl after it was made (degraded, that peer may serve what it read before the call until then)', () => {
+    const events = [connected, heard('inst_a', -80), requested(1, ['inst_a'])];
+    const early = given(events).when({ type: 'beat', at: 30 });
+    expect(early.events.map((e) => e.type), 'lost at 30, requested at 5: not complete yet').to.deep.equal(['peer.lost']);
+    expect(given([...events, ...early.events]).when({ type: 'ack.timeout', at: 40, requestId: 1 }).events, 'a timeout before then names it').to.deep.equal([
+      { type: 'ack.timedout', at: 40, requestId: 1, missing: ['inst_a'] },
+    ]);
+    expect(given([...events, ...early.events]).when({ type: 'beat', at: 55 }).events).to.deep.include({ type: 'ack.completed', at: 55, requestId: 1, lost: ['inst_a'] });
   });
 
   it('a peer that joins while a request waits is not waited for', () => {
