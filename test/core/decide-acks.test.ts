@@ -99,7 +99,7 @@ describe('decide: acknowledged invalidations', () => {
     expect(decision.effects).to.deep.include({ type: 'settle-ack', requestId: 1, missing: [] });
     // Request 2 still waits for inst_b, and no longer for inst_a; its completion names the lost peer.
     const after = given([connected, heard('inst_a', 1), heard('inst_b', 90), requested(2, ['inst_a', 'inst_b']), ...decision.events]);
-    const confirmed = after.when({ ...ackFrom('inst_b', 2), at: 103 } as Command<string>);
+    const confirmed = after.when({ ...ackFrom('inst_b', 2), at: 103 });
     expect(confirmed.events).to.deep.equal([
       { type: 'ack.confirmed', at: 103, requestId: 2, instance: 'inst_b' },
       { type: 'ack.completed', at: 103, requestId: 2, lost: ['inst_a'] },
