@@ -65,7 +65,7 @@ export class Cache<V> {
   private readonly closeHooks = new Set<() => void>();
   private readonly acks: AckWaiters<V>;
   private readonly verifier: Verifier<V> | undefined;
-  /** Hits until the next one is verified; -1 without verification, counting down past 0 (a small integer: Infinity would box the field). */
+  /** Hits until the next one is verified; -1 without verification (never counted down then, so it stays a small integer). */
   private verifyIn = -1;
   /** The loader of the read being dispatched (a function is no command data). */
   private loader: Loader<V> | SyncLoader<V> | undefined;
@@ -112,13 +112,13 @@ export class Cache<V> {
     if (slot !== NONE && !this.listeners.observesHits) {
       this.hit(slot);
       const value = this.state.entries.value(slot);
-      if (--this.verifyIn === 0) this.verifyHit(key, value, loader, false);
+      if (this.verifyIn > 0 && --this.verifyIn === 0) this.verifyHit(key, value, loader, false);
       return Promise.resolve(value);
     }
     try {
       if (slot === NONE) this.assertUsable(key, loader);
       const reply = this.read(key, loader, options, false, slot !== NONE);
-      if (reply?.kind === 'value' && --this.verifyIn === 0) this.verifyHit(key, reply.value, loader, false);
+      if (reply?.kind === 'value' && this.verifyIn > 0 && --this.verifyIn === 0) this.verifyHit(key, reply.value, loader, false);
       return reply?.kind === 'promise' ? reply.promise : Promise.resolve((reply as { value: V }).value);
     } catch (error) {
       return rejected(error);
@@ -131,12 +131,12 @@ export class Cache<V> {
     if (slot !== NONE && !this.listeners.observesHits) {
       this.hit(slot);
       const value = this.state.entries.value(slot);
-      if (--this.verifyIn === 0) this.verifyHit(key, value, loader, true);
+      if (this.verifyIn > 0 && --this.verifyIn === 0) this.verifyHit(key, value, loader, true);
       return value;
     }
     if (slot === NONE) this.assertUsable(key, loader);
     const value = (this.read(key, loader, options, true, slot !== NONE) as { value: V }).value;
-    if (slot !== NONE && --this.verifyIn === 0) this.verifyHit(key, value, loader, true);
+    if (slot !== NONE && this.verifyIn > 0 && --this.verifyIn === 0) this.verifyHit(key, value, loader, true);
     return value;
   }
 
