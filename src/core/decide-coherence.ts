@@ -101,7 +101,8 @@ export function decideLink<V>(state: CacheState<V>, command: LinkCommand): Decis
   if (command.status === 'connected') {
     if (state.link === 'connected' || state.repair?.inFlight === true) return nothing();
     const leaseUntil = at + state.policy.degradedTtl;
-    return state.gap ? rejoinAfterGap(state, at, 'connected', leaseUntil) : connect(state, at, 'connected', leaseUntil);
+    // A repair whose read failed still owes what the gap missed: the link waits for it, as after a gap.
+    return state.gap || state.repair !== undefined ? rejoinAfterGap(state, at, 'connected', leaseUntil) : connect(state, at, 'connected', leaseUntil);
   }
   if (state.link === 'local') return command.reason === 'starting' ? degrade(state, at, 'starting', at) : nothing();
   // Already degraded: only a first sign that messages may have been lost changes anything.

@@ -199,6 +199,19 @@ describe('decide: gap repair from the log', () => {
     expect(given([...events, ...lostAgain.events]).when(logRead(1, 22, 9, []))).to.deep.equal({ events: [], effects: [] });
   });
 
+  it('a lapsed lease with a failed repair still pending: the transport saying connected starts the repair again instead of granting a lease', () => {
+    const events: CacheEvent<string>[] = [
+      connected(0),
+      cursorAt(5),
+      { type: 'repair.started', at: 10, repairId: 1, reason: 'lost-message', after: { epoch: 'e1', seq: 5 } },
+      { type: 'repair.failed', at: 11, repairId: 1, errorName: 'Error' },
+      { type: 'link.changed', at: 50, state: 'degraded', reason: 'lease-expired', since: 0, entriesExpireBy: 50 },
+    ];
+    const decision = given(events).when({ type: 'link', at: 60, status: 'connected', reason: 'connected' });
+    expect(decision.events.map((e) => e.type)).to.deep.equal(['repair.started']);
+    expect(decision.effects[0]).to.include({ type: 'read-log', repairId: 2 });
+  });
+
   it('without a log, coming back after a gap is a full resync at once (cause no-log)', () => {
     const decision = given(afterGap().filter((e) => e.type !== 'resynced'), { logged: false }).when({ type: 'link', at: 20, status: 'connected', reason: 'connected' });
     expect(decision.events.map((e) => e.type)).to.deep.equal(['link.changed', 'invalidated', 'resynced']);
