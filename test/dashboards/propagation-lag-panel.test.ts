@@ -7,21 +7,11 @@
  * - prom-client's bridge starts every histogram at zero, where
  *   histogram_quantile gives NaN (as it does for any window without a message).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import { stringify } from 'yaml';
 import { PROPAGATION_LAG } from '../../src/telemetry/catalogue.ts';
-import { runProcess } from '../support/child.ts';
-import { substituteGrafanaVariables } from '../support/promql.ts';
+import { dashboardPanelTargets, expectPromtoolTestsPass, substituteGrafanaVariables } from '../support/promql.ts';
 
-interface DashboardJson {
-  panels: { title: string; targets?: { expr: string; legendFormat: string }[] }[];
-}
-
-const dashboard = JSON.parse(readFileSync(new URL('../../dashboards/coherent-cache.json', import.meta.url), 'utf8')) as DashboardJson;
-const targets = dashboard.panels.find((panel) => panel.title === 'Propagation lag')?.targets ?? [];
+const targets = dashboardPanelTargets('Propagation lag');
 
 const MINUTES = 20;
 /** Cumulative bucket series of one cache: `perMinute` samples a minute, all in the bucket (0.0005, 0.001]. */
@@ -78,14 +68,6 @@ describe('dashboards: the propagation-lag panel', () => {
         },
       ],
     };
-    const dir = mkdtempSync(join(tmpdir(), 'coherent-cache-panel-'));
-    try {
-      const file = join(dir, 'panel.test.yaml');
-      writeFileSync(file, stringify(tests));
-      const result = await runProcess('promtool', ['test', 'rules', file]);
-      expect(result.code, result.stdout + result.stderr).to.equal(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await expectPromtoolTestsPass(tests);
   });
 });

@@ -5,20 +5,10 @@
  * the series the exporters produce: both modes from the cache's creation on,
  * zeros included.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import { stringify } from 'yaml';
-import { runProcess } from '../support/child.ts';
-import { substituteGrafanaVariables } from '../support/promql.ts';
+import { dashboardPanelTargets, expectPromtoolTestsPass, substituteGrafanaVariables } from '../support/promql.ts';
 
-interface DashboardJson {
-  panels: { title: string; targets?: { expr: string; legendFormat: string }[] }[];
-}
-
-const dashboard = JSON.parse(readFileSync(new URL('../../dashboards/coherent-cache.json', import.meta.url), 'utf8')) as DashboardJson;
-const targets = dashboard.panels.find((panel) => panel.title === 'Resyncs by mode')?.targets ?? [];
+const targets = dashboardPanelTargets('Resyncs by mode');
 
 const series = (metric: string, cache: string, mode: string, values: string) => ({ series: `${metric}{cache="${cache}",instance="a:9464",mode="${mode}"}`, values });
 
@@ -73,14 +63,6 @@ describe('dashboards: the resyncs panel', () => {
         },
       ],
     };
-    const dir = mkdtempSync(join(tmpdir(), 'coherent-cache-panel-'));
-    try {
-      const file = join(dir, 'panel.test.yaml');
-      writeFileSync(file, stringify(tests));
-      const result = await runProcess('promtool', ['test', 'rules', file]);
-      expect(result.code, result.stdout + result.stderr).to.equal(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await expectPromtoolTestsPass(tests);
   });
 });
