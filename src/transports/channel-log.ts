@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { CacheOptionError } from '../cache/errors.ts';
 import { describe as describeValue } from '../cache/validate.ts';
-import type { DeliveredPosition, LogRead } from './transport.ts';
+import type { DeliveredPosition, LogRead, PublishKind } from './transport.ts';
 
 /** How much of a channel's log is kept. */
 export interface LogRetention {
@@ -107,5 +107,31 @@ export class ChannelLog {
       entries.splice(0, this.first);
       this.first = 0;
     }
+  }
+}
+
+/** The logs of every channel one server keeps (the memory bus, the cluster relay), each made on first use. */
+export class ChannelLogs {
+  private readonly logs = new Map<string, ChannelLog>();
+
+  constructor(readonly retention: ResolvedRetention) {}
+
+  of(channel: string): ChannelLog {
+    let log = this.logs.get(channel);
+    if (log === undefined) {
+      log = new ChannelLog(this.retention);
+      this.logs.set(channel, log);
+    }
+    return log;
+  }
+
+  /** The position `payload` gets when published as `kind`: appended as an entry, a mark of the head, or none (plain). */
+  position(channel: string, payload: string, kind: PublishKind): DeliveredPosition | undefined {
+    return kind === 'entry' ? this.of(channel).append(payload) : kind === 'mark' ? this.of(channel).mark() : undefined;
+  }
+
+  /** Every log starts again in a new epoch (as a server restarted without persistence). */
+  resetAll(): void {
+    for (const log of this.logs.values()) log.reset();
   }
 }

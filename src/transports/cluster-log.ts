@@ -18,7 +18,7 @@
  */
 import { CacheOptionError } from '../cache/errors.ts';
 import { describe as describeValue, timerMs } from '../cache/validate.ts';
-import { ChannelLog, resolveRetention, type LogRetention, type ResolvedRetention } from './channel-log.ts';
+import { ChannelLogs, resolveRetention, type LogRetention, type ResolvedRetention } from './channel-log.ts';
 import type { DeliveredPosition, LogRead, PublishKind } from './transport.ts';
 
 export interface ClusterTransportOptions {
@@ -76,32 +76,17 @@ export function sameRetention(a: ResolvedRetention | undefined, b: ResolvedReten
 }
 
 /** The relay's logs, one per channel, created by the first entry or read. */
-export class RelayLogs {
-  private readonly logs = new Map<string, ChannelLog>();
-
-  constructor(readonly retention: ResolvedRetention) {}
-
+export class RelayLogs extends ChannelLogs {
   /** Numbers `payloads` (entries are appended; a mark carries the head; plain ones neither): the position of the first. */
-  position(channel: string, payloads: readonly string[], kind: PublishKind): DeliveredPosition | undefined {
-    if (kind === 'plain' || payloads.length === 0) return undefined;
-    const log = this.of(channel);
-    if (kind === 'mark') return log.mark();
-    const first = log.append(payloads[0] as string);
-    for (let i = 1; i < payloads.length; i++) log.append(payloads[i] as string);
+  positionOfFirst(channel: string, payloads: readonly string[], kind: PublishKind): DeliveredPosition | undefined {
+    if (payloads.length === 0) return undefined;
+    const first = this.position(channel, payloads[0] as string, kind);
+    if (kind === 'entry') for (let i = 1; i < payloads.length; i++) this.of(channel).append(payloads[i] as string);
     return first;
   }
 
   read(channel: string, after: LogCursor | undefined): LogRead {
     return this.of(channel).read(after);
-  }
-
-  private of(channel: string): ChannelLog {
-    let log = this.logs.get(channel);
-    if (log === undefined) {
-      log = new ChannelLog(this.retention);
-      this.logs.set(channel, log);
-    }
-    return log;
   }
 }
 

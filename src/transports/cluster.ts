@@ -229,7 +229,7 @@ function detach(endpoint: Endpoint): void {
 
 /** Numbers what is relayed when the relay keeps a log, then sends it to every worker and this process's transports. */
 function relay(channel: string, payloads: readonly string[], publish: PublishKind): Promise<void> {
-  const at = relayLogs?.position(channel, payloads, publish);
+  const at = relayLogs?.positionOfFirst(channel, payloads, publish);
   const sent = sendToWorkers(dataMessage(channel, payloads, 'entry', at));
   deliverLocally(channel, payloads, at);
   return sent;
@@ -365,7 +365,7 @@ export class ClusterTransport implements Transport {
       return;
     }
     // The primary is the relay: numbered now, its transports hear it once the workers were sent it, never inside the publish call.
-    const at = relayLogs?.position(channel, batch, kind);
+    const at = relayLogs?.positionOfFirst(channel, batch, kind);
     await sendToWorkers(dataMessage(channel, batch, 'entry', at));
     deliverLocally(channel, batch, at);
   }

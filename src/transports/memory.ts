@@ -9,7 +9,7 @@
  */
 import { StatusBroadcaster, WritableSignal } from './status-listeners.ts';
 import { ChannelListeners } from './channel-listeners.ts';
-import { ChannelLog, resolveRetention, type LogRetention, type ResolvedRetention } from './channel-log.ts';
+import { ChannelLogs, resolveRetention, type LogRetention } from './channel-log.ts';
 import {
   type DeliveredPosition,
   type PayloadListener,
@@ -28,12 +28,12 @@ export interface MemoryBusOptions {
 
 export class MemoryBus {
   private readonly channels = new Map<string, Set<MemoryTransport>>();
-  private readonly logs = new Map<string, ChannelLog>();
-  /** @internal The log's bounds; undefined when the bus keeps no log. */
-  readonly retention: ResolvedRetention | undefined;
+  /** @internal Every channel's log; undefined when the bus keeps none. */
+  readonly logs: ChannelLogs | undefined;
 
   constructor(options: MemoryBusOptions = {}) {
-    this.retention = resolveRetention('log', options.log);
+    const retention = resolveRetention('log', options.log);
+    this.logs = retention === undefined ? undefined : new ChannelLogs(retention);
   }
 
   /** A new endpoint on this bus. */
@@ -59,28 +59,17 @@ export class MemoryBus {
   /** @internal Delivers after the publisher's tick, as a network would, never inside its call. */
   broadcast(channel: string, payloads: readonly string[], kind: PublishKind): void {
     const members = [...(this.channels.get(channel) ?? [])];
-    const log = this.logOf(channel);
-    const positions = log === undefined ? undefined : payloads.map((payload) => (kind === 'entry' ? log.append(payload) : kind === 'mark' ? log.mark() : undefined));
+    const logs = this.logs;
+    const positions = logs === undefined ? undefined : payloads.map((payload) => logs.position(channel, payload, kind));
     // A promise job, not queueMicrotask: sinon's default fake timers hold queueMicrotask until the test ticks.
     void Promise.resolve().then(() => {
       for (const member of members) for (const [index, payload] of payloads.entries()) member.receive(channel, payload, positions?.[index]);
     });
   }
 
-  /** @internal */
-  logOf(channel: string): ChannelLog | undefined {
-    if (this.retention === undefined) return undefined;
-    let log = this.logs.get(channel);
-    if (log === undefined) {
-      log = new ChannelLog(this.retention);
-      this.logs.set(channel, log);
-    }
-    return log;
-  }
-
   /** Forgets every channel's log and starts new epochs, as a server that restarted without persistence would. */
   resetLogs(): void {
-    for (const log of this.logs.values()) log.reset();
+    this.logs?.resetAll();
   }
 }
 
@@ -93,13 +82,14 @@ export class MemoryTransport implements Transport {
   readonly log: TransportLog | undefined;
 
   constructor(private readonly bus: MemoryBus) {
+    const logs = bus.logs;
     this.log =
-      bus.retention === undefined
+      logs === undefined
         ? undefined
         : {
             read: (channel, after) => {
               if (this.status !== 'connected') return Promise.reject(new Error(`memory transport is ${this.status}`));
-              return Promise.resolve((bus.logOf(channel) as ChannelLog).read(after));
+              return Promise.resolve(logs.of(channel).read(after));
             },
           };
   }

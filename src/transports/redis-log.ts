@@ -16,13 +16,16 @@ import type { Cluster, Redis } from 'ioredis';
 import { newEpoch, type ResolvedRetention } from './channel-log.ts';
 import type { DeliveredPosition, LogRead, PublishKind } from './transport.ts';
 
-const PUBLISH = `
+/** Both scripts start here: the log's epoch, a new one (ARGV[4], the caller's) when the server has none. */
+const EPOCH = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[4]
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
 end
-if ARGV[3] == 'm' then
+`;
+
+const PUBLISH = `${EPOCH}if ARGV[3] == 'm' then
   local head = redis.call('HGET', KEYS[1], 'seq')
   for i = 7, #ARGV do redis.call(ARGV[2], ARGV[1], '~' .. epoch .. ':' .. head .. ':' .. ARGV[i]) end
   return 0
@@ -42,13 +45,7 @@ end
 return seq
 `;
 
-const READ = `
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[4]
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
-end
-local head = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+const READ = `${EPOCH}local head = tonumber(redis.call('HGET', KEYS[1], 'seq'))
 if ARGV[1] ~= epoch then return {epoch, head, 0} end
 local n = head - tonumber(ARGV[2])
 if n == 0 then return {epoch, head, 1} end

@@ -18,7 +18,7 @@
  */
 import { ChannelListeners } from '../../src/transports/channel-listeners.ts';
 import { StatusBroadcaster, WritableSignal } from '../../src/transports/status-listeners.ts';
-import { ChannelLog, type ResolvedRetention } from '../../src/transports/channel-log.ts';
+import { ChannelLogs, type ResolvedRetention } from '../../src/transports/channel-log.ts';
 import {
   type DeliveredPosition,
   type PayloadListener,
@@ -41,11 +41,11 @@ export interface InFlight {
 export class ControlledBus {
   readonly endpoints: ControlledEndpoint[] = [];
   readonly inFlight: InFlight[] = [];
-  private readonly logs = new Map<string, ChannelLog>();
-  readonly retention: ResolvedRetention | undefined;
+  /** Every channel's log; undefined when the bus keeps none. */
+  readonly logs: ChannelLogs | undefined;
 
   constructor(options: { log?: ResolvedRetention } = {}) {
-    this.retention = options.log;
+    this.logs = options.log === undefined ? undefined : new ChannelLogs(options.log);
   }
   /** Called for every payload an endpoint publishes (once, not per recipient). */
   onPublish: ((from: ControlledEndpoint, channel: string, payload: string) => void) | undefined;
@@ -72,7 +72,7 @@ export class ControlledBus {
 
   /** Delivers the message at `index` itself, ahead of whatever its recipient waits for before it (only a logged bus reorders). */
   deliverOutOfOrder(index: number): InFlight | undefined {
-    if (this.inFlight.length === 0 || this.retention === undefined) return undefined;
+    if (this.inFlight.length === 0 || this.logs === undefined) return undefined;
     const [message] = this.inFlight.splice(index % this.inFlight.length, 1) as [InFlight];
     message.to.receive(message.channel, message.payload, message.position);
     return message;
@@ -85,7 +85,7 @@ export class ControlledBus {
    * whose log can repair it.
    */
   loseQuietly(index: number, all = false): void {
-    if (this.retention === undefined || this.inFlight.length === 0) return;
+    if (this.logs === undefined || this.inFlight.length === 0) return;
     const to = (this.inFlight[index % this.inFlight.length] as InFlight).to;
     for (let i = 0; i < this.inFlight.length; i++) {
       const message = this.inFlight[i] as InFlight;
@@ -97,18 +97,7 @@ export class ControlledBus {
 
   /** Every channel's log starts again in a new epoch, as after a server restart without persistence. */
   resetLogs(): void {
-    for (const log of this.logs.values()) log.reset();
-  }
-
-  /** @internal */
-  logOf(channel: string): ChannelLog | undefined {
-    if (this.retention === undefined) return undefined;
-    let log = this.logs.get(channel);
-    if (log === undefined) {
-      log = new ChannelLog(this.retention);
-      this.logs.set(channel, log);
-    }
-    return log;
+    this.logs?.resetAll();
   }
 
   /** Puts a second copy of the message at `index` in flight, behind everything its recipient waits for. */
@@ -129,10 +118,9 @@ export class ControlledBus {
 
   /** @internal */
   send(from: ControlledEndpoint, channel: string, payloads: readonly string[], kind: PublishKind): void {
-    const log = this.logOf(channel);
     for (const payload of payloads) {
       this.onPublish?.(from, channel, payload);
-      const position = log === undefined || kind === 'plain' ? undefined : kind === 'entry' ? log.append(payload) : log.mark();
+      const position = this.logs?.position(channel, payload, kind);
       for (const to of this.endpoints) if (to.hears(channel)) this.inFlight.push({ from, to, channel, payload, position });
     }
   }
@@ -164,13 +152,14 @@ export class ControlledEndpoint implements Transport {
     private readonly bus: ControlledBus,
     readonly index: number,
   ) {
+    const logs = bus.logs;
     this.log =
-      bus.retention === undefined
+      logs === undefined
         ? undefined
         : {
             read: (channel, after) => {
               if (this.status !== 'connected') return Promise.reject(new Error(`endpoint ${this.index} is ${this.status}`));
-              return Promise.resolve((bus.logOf(channel) as ChannelLog).read(after));
+              return Promise.resolve(logs.of(channel).read(after));
             },
           };
   }
