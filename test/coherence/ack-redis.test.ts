@@ -7,10 +7,10 @@
  */
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { AckTimeoutError, createCache, redisTransport, type Cache, type CacheEvent, type CacheOptions } from '../../src/index.ts';
+import { AckTimeoutError, type Cache, type CacheEvent, type CacheOptions } from '../../src/index.ts';
 import { spawnChild, type ChildWorker } from '../support/child.ts';
 import { rejectionOf } from '../support/rejection.ts';
-import { startRedis, type RedisServer } from '../support/redis-server.ts';
+import { redisInstances } from '../support/redis-instances.ts';
 import { waitForEvent } from '../support/wait-for-event.ts';
 import type { PeerPush, PeerRequest } from '../fixtures/redis-peer.ts';
 
@@ -18,21 +18,12 @@ type Peer = ChildWorker<PeerRequest, unknown, PeerPush> & { readonly id: string 
 
 describe('acknowledged invalidation across processes over redis-server', function () {
   this.timeout(40_000);
-  let server: RedisServer;
-  const closers: (() => Promise<unknown>)[] = [];
-
-  beforeEach(async () => {
-    server = await startRedis();
-  });
-  afterEach(async () => {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
-    closers.length = 0;
-    await server.stop();
-  });
+  const redis = redisInstances({ cache: { metrics: false, tracing: false }, ignoreCloseErrors: true });
+  const { cleanup } = redis;
 
   async function peer(options: Partial<CacheOptions> = {}): Promise<Peer> {
-    const child = await spawnChild<PeerRequest, unknown, PeerPush>(new URL('../fixtures/redis-peer.ts', import.meta.url), [server.url, JSON.stringify(options)]);
-    closers.push(async () => {
+    const child = await spawnChild<PeerRequest, unknown, PeerPush>(new URL('../fixtures/redis-peer.ts', import.meta.url), [redis.server.url, JSON.stringify(options)]);
+    cleanup(async () => {
       child.kill('SIGCONT');
       await child.stop();
     });
@@ -41,12 +32,7 @@ describe('acknowledged invalidation across processes over redis-server', functio
   }
 
   async function local(options: Partial<CacheOptions> = {}): Promise<Cache<string>> {
-    const transport = redisTransport({ url: server.url });
-    const cache = createCache<string>({ name: 'config', transport, metrics: false, tracing: false, ...options });
-    closers.push(
-      () => cache.close(),
-      () => transport.close(),
-    );
+    const cache = redis.instance(options);
     await cache.ready();
     return cache;
   }
@@ -113,9 +99,9 @@ describe('acknowledged invalidation across processes over redis-server', functio
     const a = await local({ secret });
     await hears(a, b.id);
     // What an attacker on the channel sees: the signed request, with its id.
-    const spy = new Redis(server.url);
-    const publisher = new Redis(server.url);
-    closers.push(
+    const spy = new Redis(redis.server.url);
+    const publisher = new Redis(redis.server.url);
+    cleanup(
       () => spy.quit(),
       () => publisher.quit(),
     );

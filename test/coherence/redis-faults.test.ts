@@ -8,9 +8,9 @@
  * through a long outage).
  */
 import { expect } from 'chai';
-import { createCache, redisTransport, UndeliveredInvalidationsError, type Cache, type CacheEvent, type CacheOptions } from '../../src/index.ts';
+import { UndeliveredInvalidationsError, type Cache, type CacheEvent, type CacheOptions } from '../../src/index.ts';
 import { rejectionOf } from '../support/rejection.ts';
-import { startRedis, type RedisServer } from '../support/redis-server.ts';
+import { redisInstances } from '../support/redis-instances.ts';
 
 const DEGRADED_TTL = 400;
 /** Timer and clock granularity between the cache's reading and the probe's. */
@@ -39,27 +39,12 @@ async function settledAt(promise: Promise<unknown>): Promise<{ at: number; ok: b
 
 describe('the staleness bound under redis-server faults', function () {
   this.timeout(30_000);
-  let server: RedisServer;
-  const closers: (() => Promise<unknown>)[] = [];
-
-  beforeEach(async () => {
-    server = await startRedis();
+  const redis = redisInstances({
+    transport: { heartbeatInterval: 100, heartbeatTimeout: 300, publishTimeout: 300 },
+    cache: { degradedTtl: DEGRADED_TTL, retryInterval: 50, metrics: false, tracing: false },
+    ignoreCloseErrors: true,
   });
-  afterEach(async () => {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
-    closers.length = 0;
-    await server.stop();
-  });
-
-  function instance(options: Partial<CacheOptions> = {}): Cache<string> {
-    const transport = redisTransport({ url: server.url, heartbeatInterval: 100, heartbeatTimeout: 300, publishTimeout: 300 });
-    const cache = createCache<string>({ name: 'config', transport, degradedTtl: DEGRADED_TTL, retryInterval: 50, metrics: false, tracing: false, ...options });
-    closers.push(
-      () => cache.close(),
-      () => transport.close(),
-    );
-    return cache;
-  }
+  const { instance } = redis;
 
   async function pair(options: Partial<CacheOptions> = {}): Promise<[Cache<string>, Cache<string>]> {
     const [writer, reader] = [instance(options), instance(options)];
@@ -72,7 +57,7 @@ describe('the staleness bound under redis-server faults', function () {
     reader.set('k', 'old');
     const probe = serveProbe(reader, 'k');
     const pausedAt = Date.now();
-    await server.command('CLIENT', 'PAUSE', 1_500, 'WRITE');
+    await redis.server.command('CLIENT', 'PAUSE', 1_500, 'WRITE');
     const ack = await settledAt(writer.invalidate('k'));
     probe.stop();
     expect(ack.ok, 'acknowledged once the pause ends').to.equal(true);
@@ -88,11 +73,11 @@ describe('the staleness bound under redis-server faults', function () {
     reader.set('k', 'old');
     const probe = serveProbe(reader, 'k');
     const stoppedAt = Date.now();
-    await server.pause();
+    await redis.server.pause();
     const invalidated = settledAt(writer.invalidate('k'));
     await new Promise((resolve) => setTimeout(resolve, 2 * DEGRADED_TTL));
     expect(reader.peek('k'), 'nothing served while it cannot prove it hears').to.equal(undefined);
-    await server.resume();
+    await redis.server.resume();
     const ack = await invalidated;
     probe.stop();
     expect(ack.ok).to.equal(true);
@@ -106,12 +91,12 @@ describe('the staleness bound under redis-server faults', function () {
     // Expired, inside its stale-if-error window: a failing loader may get it while the link is proven.
     expect(await reader.get('k', () => Promise.reject(new Error('source down')))).to.equal('old');
     const stoppedAt = Date.now();
-    await server.pause();
+    await redis.server.pause();
     const invalidated = settledAt(writer.invalidate('k'));
     await new Promise((resolve) => setTimeout(resolve, DEGRADED_TTL + 50));
     const failure = await rejectionOf(reader.get('k', () => Promise.reject(new Error('source down'))));
     expect(failure.message, `${Date.now() - stoppedAt} ms into the outage`).to.equal('source down');
-    await server.resume();
+    await redis.server.resume();
     await invalidated;
   });
 
@@ -119,7 +104,7 @@ describe('the staleness bound under redis-server faults', function () {
     const [writer] = await pair({ closeTimeout: 300, invalidateTimeout: 10_000 });
     const abandoned: CacheEvent<string>[] = [];
     writer.on('publish.abandoned', (event) => abandoned.push(event));
-    await server.stop();
+    await redis.server.stop();
     const invalidated = settledAt(writer.invalidate('k'));
     const closingAt = Date.now();
     const failure = await rejectionOf(writer.close());
@@ -135,11 +120,11 @@ describe('the staleness bound under redis-server faults', function () {
   it('close() delivers what is queued when the server comes back within closeTimeout', async () => {
     const [writer, reader] = await pair({ closeTimeout: 5_000, invalidateTimeout: 10_000 });
     reader.set('k', 'old');
-    await server.pause();
+    await redis.server.pause();
     const invalidated = settledAt(writer.invalidate('k'));
     const closed = settledAt(writer.close());
     await new Promise((resolve) => setTimeout(resolve, 200));
-    await server.resume();
+    await redis.server.resume();
     expect((await closed).ok).to.equal(true);
     expect((await invalidated).ok).to.equal(true);
     await new Promise((resolve) => setTimeout(resolve, 50));

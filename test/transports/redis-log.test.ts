@@ -7,37 +7,21 @@
  */
 import { expect } from 'chai';
 import { Cluster } from 'ioredis';
-import { createCache, redisTransport, type Cache, type CacheEventOf, type CacheOptions, type RedisTransportOptions } from '../../src/index.ts';
+import { createCache, redisTransport, type Cache, type CacheEventOf } from '../../src/index.ts';
 import { logKeys, parseFrame } from '../../src/transports/redis-log.ts';
-import { startRedis, startRedisCluster, type RedisServer } from '../support/redis-server.ts';
+import { redisInstances } from '../support/redis-instances.ts';
+import { startRedisCluster, type RedisServer } from '../support/redis-server.ts';
 import { isLink, waitForEvent } from '../support/wait-for-event.ts';
 
 const CHANNEL = 'coherent-cache:config';
 
 describe('redis transport with a log (real redis-server)', function () {
   this.timeout(30_000);
-  let server: RedisServer;
-  let closers: (() => Promise<void>)[];
-
-  beforeEach(async () => {
-    server = await startRedis();
-    closers = [];
+  const redis = redisInstances({
+    transport: { heartbeatInterval: 100, heartbeatTimeout: 300, publishTimeout: 300, log: true },
+    cache: { retryInterval: 100, ttl: 60_000, degradedTtl: 5_000 },
   });
-  afterEach(async () => {
-    for (const close of closers.reverse()) await close();
-    await server.stop();
-  });
-
-  function instance(options: Partial<CacheOptions> = {}, transportOptions: Partial<RedisTransportOptions> = {}): Cache<string> {
-    const endpoint = transportOptions.client === undefined ? { url: server.url } : {};
-    const transport = redisTransport({ ...endpoint, heartbeatInterval: 100, heartbeatTimeout: 300, publishTimeout: 300, log: true, ...transportOptions });
-    const cache = createCache<string>({ name: 'config', transport, retryInterval: 100, ttl: 60_000, degradedTtl: 5_000, ...options });
-    closers.push(
-      () => cache.close(),
-      () => transport.close(),
-    );
-    return cache;
-  }
+  const { instance } = redis;
 
   const resynced = (cache: Cache<string>): Promise<CacheEventOf<'resynced'>> =>
     waitForEvent(cache, 'a resync', (e) => e.type === 'resynced' && cache.snapshot().link === 'connected') as Promise<CacheEventOf<'resynced'>>;
@@ -56,8 +40,8 @@ describe('redis transport with a log (real redis-server)', function () {
     expect(received).to.have.property('position').that.deep.includes({ seq: 1 });
     const [stateKey, streamKey] = logKeys(CHANNEL);
     expect([stateKey, streamKey]).to.deep.equal([`{${CHANNEL}}:log-state`, `{${CHANNEL}}:log`]);
-    expect(await server.command('XLEN', streamKey)).to.equal(1);
-    expect(await server.command('HGET', stateKey, 'seq')).to.equal('1');
+    expect(await redis.server.command('XLEN', streamKey)).to.equal(1);
+    expect(await redis.server.command('HGET', stateKey, 'seq')).to.equal('1');
     // A channel with its own hash tag keeps it, so the log shares the channel's slot on a cluster.
     expect(logKeys('app:{tenant}:cache')).to.deep.equal(['app:{tenant}:cache:log-state', 'app:{tenant}:cache:log']);
     expect(parseFrame('#e1:7:{"v":1}')).to.deep.equal({ payload: '{"v":1}', position: { epoch: 'e1', seq: 7, entry: true } });
@@ -71,7 +55,7 @@ describe('redis transport with a log (real redis-server)', function () {
     await fill(b, 200);
     const lost = waitForEvent(b, 'degraded', isLink('degraded'));
     // Both subscribers go; a's publishing connection stays, so its invalidations reach the log meanwhile.
-    await server.clientKill('pubsub');
+    await redis.server.clientKill('pubsub');
     await lost;
     for (let i = 0; i < 20; i++) await a.invalidate(`k${i}`);
     const repaired = await resynced(b);
@@ -87,12 +71,12 @@ describe('redis transport with a log (real redis-server)', function () {
     await Promise.all([a.ready(), b.ready()]);
     await fill(b, 50);
     const degraded = waitForEvent(b, 'degraded', isLink('degraded'));
-    await server.pause();
+    await redis.server.pause();
     await degraded;
     // Queued while the server sleeps; acknowledged once it answers.
     const writes = [0, 1, 2].map((i) => a.invalidate(`k${i}`));
     const repaired = resynced(b);
-    await server.resume();
+    await redis.server.resume();
     await Promise.all(writes);
     expect((await repaired).mode).to.equal('exact');
     // Whether the repair read them or they arrived as messages after it, a later message arrives after them.
@@ -105,9 +89,9 @@ describe('redis transport with a log (real redis-server)', function () {
 
   it('falls back to a full resync when the gap outran the log’s retention', async () => {
     // b's subscriber is its own, so the test can keep it away while a publishes.
-    const subscriber = server.client();
+    const subscriber = redis.server.client();
     const a = instance({}, { log: { maxEntries: 5 } });
-    const b = instance({}, { client: server.client(), subscriber, log: { maxEntries: 5 } });
+    const b = instance({}, { client: redis.server.client(), subscriber, log: { maxEntries: 5 } });
     await Promise.all([a.ready(), b.ready()]);
     await fill(b, 10);
     const lost = waitForEvent(b, 'degraded', isLink('degraded'));
@@ -126,10 +110,10 @@ describe('redis transport with a log (real redis-server)', function () {
     await a.invalidate('k');
     await fill(b, 3);
     const lost = waitForEvent(b, 'degraded', isLink('degraded'));
-    await server.kill();
+    await redis.server.kill();
     await lost;
     const repaired = resynced(b);
-    await server.restart();
+    await redis.server.restart();
     expect(await repaired).to.include({ mode: 'full', cause: 'log-reset', dropped: 3 });
   });
 
@@ -138,9 +122,9 @@ describe('redis transport with a log (real redis-server)', function () {
     await a.ready();
     const streamKey = logKeys(CHANNEL)[1];
     // An entry from long ago (its id is its time), then fresh ones: publishing trims by age (every 64 entries).
-    await server.command('XADD', streamKey, '1-1', 's', '0', 'p', 'ancient');
+    await redis.server.command('XADD', streamKey, '1-1', 's', '0', 'p', 'ancient');
     for (let i = 0; i < 63; i++) await a.invalidate(`k${i}`);
-    const kept = async (): Promise<string[]> => ((await server.command('XRANGE', streamKey, '-', '+')) as [string, string[]][]).map(([, fields]) => fields[3] as string);
+    const kept = async (): Promise<string[]> => ((await redis.server.command('XRANGE', streamKey, '-', '+')) as [string, string[]][]).map(([, fields]) => fields[3] as string);
     expect(await kept(), 'not yet: 63 entries').to.include('ancient');
     await a.invalidate('k63');
     expect(await kept()).to.have.length(64).and.not.include('ancient');

@@ -6,38 +6,20 @@
 import { Socket } from 'node:net';
 import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
-import { createCache, InvalidationTimeoutError, LEGACY_CHANNEL, redisTransport, type Cache, type CacheOptions, type RedisTransport, type RedisTransportOptions } from '../../src/index.ts';
+import { createCache, InvalidationTimeoutError, LEGACY_CHANNEL, redisTransport, type Cache, type RedisTransport, type RedisTransportOptions } from '../../src/index.ts';
 import { rejectionOf } from '../support/rejection.ts';
 import { spawnChild } from '../support/child.ts';
 import { freePort } from '../support/ports.ts';
-import { startRedis, startRedisCluster, type RedisServer } from '../support/redis-server.ts';
+import { redisInstances } from '../support/redis-instances.ts';
+import { startRedisCluster } from '../support/redis-server.ts';
 import { isLink, waitForEvent } from '../support/wait-for-event.ts';
 import type { PeerPush, PeerRequest } from '../fixtures/redis-peer.ts';
 
 describe('redis transport (real redis-server)', function () {
   this.timeout(30_000);
-  let server: RedisServer;
-  let closers: (() => Promise<void>)[];
-
-  beforeEach(async () => {
-    server = await startRedis();
-    closers = [];
-  });
-  afterEach(async () => {
-    for (const close of closers.reverse()) await close();
-    await server.stop();
-  });
-
-  /** A cache with its own transport (its own connections), as a separate process would have. */
-  function instance(options: Partial<CacheOptions> = {}, transportOptions: Partial<RedisTransportOptions> = {}): Cache<string> {
-    const transport = redisTransport({ url: server.url, heartbeatInterval: 100, heartbeatTimeout: 300, publishTimeout: 300, ...transportOptions });
-    const cache = createCache<string>({ name: 'config', transport, retryInterval: 100, ...options });
-    closers.push(
-      () => cache.close(),
-      () => transport.close(),
-    );
-    return cache;
-  }
+  /** Each cache with its own transport (its own connections), as a separate process would have. */
+  const redis = redisInstances({ transport: { heartbeatInterval: 100, heartbeatTimeout: 300, publishTimeout: 300 }, cache: { retryInterval: 100 } });
+  const { instance, cleanup } = redis;
 
   it('propagates an invalidation to the other instances and skips its own echo', async () => {
     const [a, b] = [instance(), instance()];
@@ -48,8 +30,8 @@ describe('redis transport (real redis-server)', function () {
   });
 
   it('between real processes: a write in one is seen by the others', async () => {
-    const peers = await Promise.all([0, 1, 2].map(() => spawnChild<PeerRequest, unknown, PeerPush>(new URL('../fixtures/redis-peer.ts', import.meta.url), [server.url])));
-    closers.push(async () => {
+    const peers = await Promise.all([0, 1, 2].map(() => spawnChild<PeerRequest, unknown, PeerPush>(new URL('../fixtures/redis-peer.ts', import.meta.url), [redis.server.url])));
+    cleanup(async () => {
       for (const peer of peers) peer.kill();
       await Promise.all(peers.map((peer) => peer.exited));
     });
@@ -65,7 +47,7 @@ describe('redis transport (real redis-server)', function () {
   });
 
   it('works locally and degraded while Redis is absent, then connects and flushes what it queued', async () => {
-    await server.stop();
+    await redis.server.stop();
     const a = instance({ degradedTtl: 60_000 });
     expect(a.snapshot().link).to.equal('degraded');
     expect(await a.get('k', () => 'local')).to.equal('local');
@@ -75,7 +57,7 @@ describe('redis transport (real redis-server)', function () {
     expect(a.stats().publishFailed).to.be.at.least(1);
     expect(a.stats().publishQueueDepth).to.equal(1);
     const flushed = waitForEvent(a, 'the queued publish', (e) => e.type === 'published' && e.keys.length === 1 && a.stats().publishQueueDepth === 0);
-    await server.restart();
+    await redis.server.restart();
     await a.ready();
     await flushed;
   });
@@ -86,13 +68,13 @@ describe('redis transport (real redis-server)', function () {
       await a.ready();
       a.set('before', 'v');
       const degraded = waitForEvent(a, 'degraded link', isLink('degraded'));
-      if (fault === 'restart') await server.kill();
-      else await server.clientKill('pubsub');
+      if (fault === 'restart') await redis.server.kill();
+      else await redis.server.clientKill('pubsub');
       const lost = await degraded;
       expect(lost).to.include({ reason: 'connection-lost' });
       expect(a.snapshot().entries[0]?.expiresAt).to.be.at.most((lost.type === 'link.changed' && lost.entriesExpireBy) || 0);
       const resync = waitForEvent(a, 'resync', (e) => e.type === 'invalidated' && e.reason === 'resync');
-      if (fault === 'restart') await server.restart();
+      if (fault === 'restart') await redis.server.restart();
       await resync;
       expect(a.has('before')).to.equal(false);
       expect(a.snapshot().link).to.equal('connected');
@@ -107,19 +89,19 @@ describe('redis transport (real redis-server)', function () {
     a.set('k', 'v');
     const degraded = waitForEvent(a, 'heartbeat timeout', isLink('degraded'), 5_000);
     const pausedAt = Date.now();
-    await server.pause();
+    await redis.server.pause();
     const event = await degraded;
     expect(event).to.include({ reason: 'heartbeat-timeout' });
     // heartbeatTimeout 300 ms + one 100 ms interval, with slack for a loaded machine.
     expect(Date.now() - pausedAt).to.be.below(3_000);
     const resync = waitForEvent(a, 'resync', (e) => e.type === 'invalidated' && e.reason === 'resync', 15_000);
-    await server.resume();
+    await redis.server.resume();
     await resync;
     expect(a.has('k')).to.equal(false);
   });
 
   it('a publish that fails while Redis is unreachable is queued and reaches the peers once it answers again', async () => {
-    const observer = server.client();
+    const observer = redis.server.client();
     const heard: string[] = [];
     // Heartbeats go out on the channel too; this observer listens for the invalidation.
     observer.on('message', (_channel: string, payload: string) => {
@@ -128,7 +110,7 @@ describe('redis transport (real redis-server)', function () {
     await observer.subscribe('coherent-cache:config');
     const a = instance({ invalidateTimeout: 20_000 });
     await a.ready();
-    await server.pause();
+    await redis.server.pause();
     const failed = waitForEvent(a, 'the publish timing out', (e) => e.type === 'publish.failed', 15_000);
     // invalidate() resolves only once its message was accepted: after the server answers again.
     const invalidated = a.invalidate('k');
@@ -136,7 +118,7 @@ describe('redis transport (real redis-server)', function () {
     await failed;
     expect(a.stats().publishFailed).to.equal(1);
     const flushed = waitForEvent(a, 'queued publish sent', (e) => e.type === 'published' && a.stats().publishQueueDepth === 0, 15_000);
-    await server.resume();
+    await redis.server.resume();
     await flushed;
     await invalidated;
     await waitUntilTrue(() => heard.length > 0, 'observer heard the queued invalidation');
@@ -147,7 +129,7 @@ describe('redis transport (real redis-server)', function () {
     const a = instance();
     await a.ready();
     a.set('k', 'v');
-    const raw = server.client();
+    const raw = redis.server.client();
     const rejections = [waitForEvent(a, 'not-json rejection', (e) => e.type === 'message.rejected' && e.reason === 'not-json')];
     await raw.publish('coherent-cache:config', 'not json at all');
     await raw.publish('coherent-cache:config', Buffer.alloc(1 << 20, 'x'));
@@ -162,9 +144,9 @@ describe('redis transport (real redis-server)', function () {
     const a = instance({ legacyChannel: LEGACY_CHANNEL });
     await a.ready();
     a.set('compat:deepseek', 'v');
-    const old = server.client();
+    const old = redis.server.client();
     const oldHeard: string[] = [];
-    const oldSubscriber = server.client();
+    const oldSubscriber = redis.server.client();
     oldSubscriber.on('message', (_channel: string, payload: string) => oldHeard.push(payload));
     await oldSubscriber.subscribe(LEGACY_CHANNEL);
     const dropped = waitForEvent(a, 'legacy invalidation', (e) => e.type === 'invalidated' && e.origin === 'remote');
@@ -178,7 +160,7 @@ describe('redis transport (real redis-server)', function () {
   });
 
   it('uses caller-owned clients without closing them', async () => {
-    const client = new Redis(server.url);
+    const client = new Redis(redis.server.url);
     const transport = redisTransport({ client, heartbeatInterval: 100, heartbeatTimeout: 300 });
     const a = createCache<string>({ name: 'config', transport });
     const b = instance();
@@ -191,8 +173,8 @@ describe('redis transport (real redis-server)', function () {
   });
 
   it("accepts a client from the service's own copy of ioredis (checked by shape, not instanceof)", async () => {
-    const real = new Redis(server.url);
-    closers.push(() => Promise.resolve(real.disconnect()));
+    const real = new Redis(redis.server.url);
+    cleanup(() => Promise.resolve(real.disconnect()));
     // Stands in for an ioredis loaded from another node_modules: same shape, another class.
     const foreign = {
       isCluster: false,
@@ -204,7 +186,7 @@ describe('redis transport (real redis-server)', function () {
     };
     const transport = redisTransport({ client: foreign as unknown as Redis, heartbeatInterval: 100, heartbeatTimeout: 300 });
     const a = createCache<string>({ name: 'config', transport });
-    closers.push(
+    cleanup(
       () => a.close(),
       () => transport.close(),
     );
@@ -217,8 +199,8 @@ describe('redis transport (real redis-server)', function () {
   it('rejects bad transport options with a message that names the option', () => {
     expect(() => redisTransport({})).to.throw(/option "redis" needs exactly one of "url" or "client"/);
     expect(() => redisTransport({ url: 'http://x' })).to.throw(/option "redis.url"/);
-    expect(() => redisTransport({ url: server.url, heartbeatTimeout: -1 })).to.throw(/option "redis.heartbeatTimeout"/);
-    expect(() => redisTransport({ url: server.url, hearbeat: 1 } as RedisTransportOptions)).to.throw(/option "redis.hearbeat" is not a known option/);
+    expect(() => redisTransport({ url: redis.server.url, heartbeatTimeout: -1 })).to.throw(/option "redis.heartbeatTimeout"/);
+    expect(() => redisTransport({ url: redis.server.url, hearbeat: 1 } as RedisTransportOptions)).to.throw(/option "redis.hearbeat" is not a known option/);
   });
 });
 
