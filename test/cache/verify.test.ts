@@ -7,13 +7,14 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { expect } from 'chai';
-import { createCache, MemoryBus, type Cache, type CacheOptions, type CoherenceViolationEvent, type Transport } from '../../src/index.ts';
+import type { CoherenceViolationEvent } from '../../src/index.ts';
 import { DroppingTransport, dropInvalidations } from '../support/dropping-transport.ts';
+import { memoryInstances } from '../support/memory-instances.ts';
 import { waitForEvent } from '../support/wait-for-event.ts';
 
 describe('verification of sampled hits', () => {
-  let bus: MemoryBus;
-  const closers: (() => Promise<unknown>)[] = [];
+  const memory = memoryInstances({ degradedTtl: 60 });
+  const { instance } = memory;
   /** The source of truth behind every cache. */
   const store = new Map<string, string>();
   let loads = 0;
@@ -23,27 +24,12 @@ describe('verification of sampled hits', () => {
   };
 
   beforeEach(() => {
-    bus = new MemoryBus();
     store.clear();
     loads = 0;
   });
-  afterEach(async () => {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
-    closers.length = 0;
-  });
-
-  async function instance(options: Partial<CacheOptions> = {}, transport: Transport = bus.transport()): Promise<Cache<string>> {
-    const cache = createCache<string>({ name: 'config', transport, degradedTtl: 60, metrics: false, tracing: false, ...options });
-    closers.push(
-      () => cache.close(),
-      () => transport.close(),
-    );
-    await cache.ready();
-    return cache;
-  }
 
   it('finds a lost invalidation: the hit served a value its loader contradicts and nothing explains it', async () => {
-    const lossy = new DroppingTransport(bus.transport());
+    const lossy = new DroppingTransport(memory.bus.transport());
     const writer = await instance();
     const reader = await instance({ verify: { sampleRate: 1 } }, lossy);
     store.set('k', 'v1');
@@ -63,7 +49,7 @@ describe('verification of sampled hits', () => {
   });
 
   it('names the key with allowKeys, and the incident collects the events after it', async () => {
-    const lossy = new DroppingTransport(bus.transport());
+    const lossy = new DroppingTransport(memory.bus.transport());
     const writer = await instance();
     const reader = await instance({ verify: { sampleRate: 1, allowKeys: true } }, lossy);
     store.set('k', 'v1');

@@ -5,33 +5,16 @@
  * across real processes over a real redis-server is in ack-redis.test.ts.
  */
 import { expect } from 'chai';
-import { AckTimeoutError, createCache, MemoryBus, type Cache, type CacheEvent, type CacheOptions, type Transport } from '../../src/index.ts';
+import { AckTimeoutError, createCache, type Cache, type CacheEvent } from '../../src/index.ts';
 import { CacheOptionError } from '../../src/cache/errors.ts';
 import { DroppingTransport } from '../support/dropping-transport.ts';
+import { memoryInstances } from '../support/memory-instances.ts';
 import { rejectionOf } from '../support/rejection.ts';
 import { waitForEvent } from '../support/wait-for-event.ts';
 
 describe('acknowledged invalidation (in-memory transport)', () => {
-  let bus: MemoryBus;
-  const closers: (() => Promise<unknown>)[] = [];
-
-  beforeEach(() => {
-    bus = new MemoryBus();
-  });
-  afterEach(async () => {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
-    closers.length = 0;
-  });
-
-  async function instance(options: Partial<CacheOptions> = {}, transport: Transport = bus.transport()): Promise<Cache<string>> {
-    const cache = createCache<string>({ name: 'config', transport, beatInterval: 10, metrics: false, tracing: false, ...options });
-    closers.push(
-      () => cache.close(),
-      () => transport.close(),
-    );
-    await cache.ready();
-    return cache;
-  }
+  const memory = memoryInstances({ beatInterval: 10 });
+  const { instance, cleanup } = memory;
 
   /** Waits until `cache` has heard every one of `peers`. */
   async function knows(cache: Cache<string>, ...peers: Cache<string>[]): Promise<void> {
@@ -58,7 +41,7 @@ describe('acknowledged invalidation (in-memory transport)', () => {
   });
 
   it('rejects with AckTimeoutError naming the peer that never got the message; the others confirmed', async () => {
-    const deaf = new DroppingTransport(bus.transport());
+    const deaf = new DroppingTransport(memory.bus.transport());
     const [a, b, c] = [await instance(), await instance(), await instance({}, deaf)];
     await knows(a, b, c);
     deaf.drop = (payload) => payload.includes('"ack":');
@@ -76,8 +59,8 @@ describe('acknowledged invalidation (in-memory transport)', () => {
     const b = await instance();
     await knows(a, b);
     const payloads: string[] = [];
-    const probe = bus.transport();
-    closers.push(() => probe.close());
+    const probe = memory.bus.transport();
+    cleanup(() => probe.close());
     await probe.subscribe('coherent-cache:config', (payload) => payloads.push(payload));
     const heard = waitForEvent(b, 'invalidated', (e) => e.type === 'invalidated');
     await a.invalidate('k');
@@ -89,7 +72,7 @@ describe('acknowledged invalidation (in-memory transport)', () => {
 
   it('a local cache resolves at once; bad options are refused', async () => {
     const local = createCache<string>({ name: 'config', metrics: false, tracing: false });
-    closers.push(() => local.close());
+    cleanup(() => local.close());
     await local.invalidate('k', { ack: 'all' });
     for (const bad of [{ ack: 'some' }, { ack: 'all', timeout: 0 }, { timeout: 5 }, { ack: 'all', wait: 5 }, 'all']) {
       expect(await rejectionOf(local.invalidate('k', bad as never)), JSON.stringify(bad)).to.be.instanceOf(CacheOptionError);
@@ -97,7 +80,7 @@ describe('acknowledged invalidation (in-memory transport)', () => {
   });
 
   it('a peer lost while the request waits is no longer waited for', async () => {
-    const deaf = new DroppingTransport(bus.transport());
+    const deaf = new DroppingTransport(memory.bus.transport());
     const [a, b] = [await instance({ degradedTtl: 40 }), await instance({ degradedTtl: 40 }, deaf)];
     await knows(a, b);
     deaf.drop = (payload) => payload.includes('"ack":');
