@@ -38,36 +38,29 @@ describe('dashboards: the propagation-lag panel', () => {
       degraded('busy'),
       ...buckets('busy', 60),
     ];
-    const tests = {
-      evaluation_interval: '1m',
-      tests: [
+    await expectPromtoolTestsPass({
+      name: 'propagation lag panel',
+      input_series,
+      promql_expr_test: [
         {
-          name: 'propagation lag panel',
-          interval: '1m',
-          input_series,
-          promql_expr_test: [
-            {
-              expr: p50,
-              eval_time: '10m',
-              exp_samples: [
-                { labels: '{cache="fresh-otel"}', value: 0 },
-                { labels: '{cache="fresh-prom"}', value: 0 },
-                { labels: '{cache="busy"}', value: 0.00075 },
-              ],
-            },
-            {
-              expr: p99,
-              eval_time: '10m',
-              exp_samples: [
-                { labels: '{cache="fresh-otel"}', value: 0 },
-                { labels: '{cache="fresh-prom"}', value: 0 },
-                { labels: '{cache="busy"}', value: 0.000995 },
-              ],
-            },
+          expr: p50,
+          eval_time: '10m',
+          exp_samples: [
+            { labels: '{cache="fresh-otel"}', value: 0 },
+            { labels: '{cache="fresh-prom"}', value: 0 },
+            { labels: '{cache="busy"}', value: 0.00075 },
+          ],
+        },
+        {
+          expr: p99,
+          eval_time: '10m',
+          exp_samples: [
+            { labels: '{cache="fresh-otel"}', value: 0 },
+            { labels: '{cache="fresh-prom"}', value: 0 },
+            { labels: '{cache="busy"}', value: 0.000995 },
           ],
         },
       ],
-    };
-    await expectPromtoolTestsPass(tests);
+    });
   });
 });

@@ -31,38 +31,31 @@ describe('dashboards: the resyncs panel', () => {
       series('coherent_cache_resynced_total', 'config', 'exact', '0x20'),
       series('coherent_cache_resynced_dropped_total', 'config', 'exact', '0x20'),
     ];
-    const tests = {
-      evaluation_interval: '1m',
-      tests: [
+    await expectPromtoolTestsPass({
+      name: 'resyncs panel',
+      input_series,
+      promql_expr_test: [
         {
-          name: 'resyncs panel',
-          interval: '1m',
-          input_series,
-          promql_expr_test: [
-            {
-              expr: resyncs,
-              eval_time: '10m',
-              exp_samples: [
-                { labels: '{cache="orders",mode="full"}', value: 0 },
-                { labels: '{cache="orders",mode="exact"}', value: 2 },
-                { labels: '{cache="config",mode="full"}', value: 1 },
-                { labels: '{cache="config",mode="exact"}', value: 0 },
-              ],
-            },
-            {
-              expr: dropped,
-              eval_time: '10m',
-              exp_samples: [
-                { labels: '{cache="orders",mode="full"}', value: 0 },
-                { labels: '{cache="orders",mode="exact"}', value: 5 },
-                { labels: '{cache="config",mode="full"}', value: 800 },
-                { labels: '{cache="config",mode="exact"}', value: 0 },
-              ],
-            },
+          expr: resyncs,
+          eval_time: '10m',
+          exp_samples: [
+            { labels: '{cache="orders",mode="full"}', value: 0 },
+            { labels: '{cache="orders",mode="exact"}', value: 2 },
+            { labels: '{cache="config",mode="full"}', value: 1 },
+            { labels: '{cache="config",mode="exact"}', value: 0 },
+          ],
+        },
+        {
+          expr: dropped,
+          eval_time: '10m',
+          exp_samples: [
+            { labels: '{cache="orders",mode="full"}', value: 0 },
+            { labels: '{cache="orders",mode="exact"}', value: 5 },
+            { labels: '{cache="config",mode="full"}', value: 800 },
+            { labels: '{cache="config",mode="exact"}', value: 0 },
           ],
         },
       ],
-    };
-    await expectPromtoolTestsPass(tests);
+    });
   });
 });

@@ -46,15 +46,30 @@ export function dashboardPanelTargets(title: string): NonNullable<DashboardPanel
   return dashboard.panels.find((panel) => panel.title === title)?.targets ?? [];
 }
 
+/** One test group of a `promtool test rules` unit-test file, with PromQL expression tests only. */
+export interface PromtoolTestGroup {
+  readonly name: string;
+  /** Between the samples of `input_series`. Default '1m'. */
+  readonly interval?: string;
+  readonly input_series: readonly { readonly series: string; readonly values: string }[];
+  readonly promql_expr_test: readonly {
+    /** A query taken from the dashboard; undefined (the panel lacks it) fails the test. */
+    readonly expr: string | undefined;
+    readonly eval_time: string;
+    readonly exp_samples: readonly { readonly labels: string; readonly value: number }[];
+  }[];
+}
+
 /**
- * Writes a `promtool test rules` unit-test file (the object is written as YAML) to a temp
- * dir, runs promtool on it and asserts it exits 0, with promtool's output as the message.
+ * Writes the groups as a `promtool test rules` unit-test file (evaluation_interval 1m) to a
+ * temp dir, runs promtool on it and asserts it exits 0, with promtool's output as the message.
  */
-export async function expectPromtoolTestsPass(tests: object): Promise<void> {
+export async function expectPromtoolTestsPass(...groups: PromtoolTestGroup[]): Promise<void> {
+  for (const group of groups) for (const test of group.promql_expr_test) expect(test.expr, `${group.name}: a query of the panel`).to.be.a('string');
   const dir = mkdtempSync(join(tmpdir(), 'coherent-cache-panel-'));
   try {
     const file = join(dir, 'panel.test.yaml');
-    writeFileSync(file, stringify(tests));
+    writeFileSync(file, stringify({ evaluation_interval: '1m', tests: groups.map((group) => ({ interval: '1m', ...group })) }));
     const result = await runProcess('promtool', ['test', 'rules', file]);
     expect(result.code, result.stdout + result.stderr).to.equal(0);
   } finally {
