@@ -19,6 +19,7 @@ import * as propagation from './propagation.ts';
 import * as recovery from './recovery.ts';
 import { renderMachine, renderSection, renderSummary, type Machine, type Section } from './report.ts';
 import * as stampede from './stampede.ts';
+import * as swr from './swr.ts';
 import * as telemetry from './telemetry.ts';
 import * as throughput from './throughput.ts';
 
@@ -27,7 +28,7 @@ interface Scenario {
   readonly run: (context: ScenarioContext) => Promise<Section>;
 }
 
-const SCENARIOS: readonly Scenario[] = [hitSync, hitAsync, hitEviction, hitRatio, stampede, memory, propagation, recovery, throughput, telemetry];
+const SCENARIOS: readonly Scenario[] = [hitSync, hitAsync, hitEviction, hitRatio, stampede, swr, memory, propagation, recovery, throughput, telemetry];
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 interface Arguments {

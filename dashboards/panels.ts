@@ -98,6 +98,16 @@ export const ROWS: readonly RowSpec[] = [
           { expr: `sum by (cache) (${rate('coherent_cache_load_served_stale_total')})`, legend: '{{cache}} served stale' },
         ],
       },
+      {
+        title: 'Background loads and stale reads',
+        description: 'Loads no read waits for (refresh: refreshAhead; swr: staleWhileRevalidate), and reads answered with an expired value by reason (swr: while revalidating; error: staleIfError).',
+        kind: 'timeseries',
+        unit: 'ops',
+        queries: [
+          { expr: `sum by (cache, reason) (${rate('coherent_cache_load_started_total', ',reason=~"refresh|swr"')})`, legend: '{{cache}} {{reason}} loads' },
+          { expr: `sum by (cache, reason) (${rate('coherent_cache_stale_served_total')})`, legend: '{{cache}} stale reads ({{reason}})' },
+        ],
+      },
     ],
   },
   {

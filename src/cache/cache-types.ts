@@ -5,6 +5,8 @@ import type { CacheCounters } from '../projections/stats.ts';
 export interface EntryOptions {
   /** This entry's ttl in ms, instead of the cache's. */
   ttl?: number;
+  /** This entry's stale-while-revalidate window in ms, instead of the cache's (see the option). */
+  staleWhileRevalidate?: number;
 }
 
 /** What `stats()` returns: the folded counters plus the current gauges. */

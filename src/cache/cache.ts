@@ -13,7 +13,7 @@ import type { Effect } from '../core/effects.ts';
 import type { CacheEvent, CacheEventOf, CacheEventType } from '../core/events.ts';
 import { applyHit, evolve } from '../core/evolve.ts';
 import { snapshotOf, type CacheSnapshot } from '../core/snapshot.ts';
-import { initialState, loadsInFlight, retryQueueDepth, type CacheState } from '../core/state.ts';
+import { findLoad, initialState, loadsInFlight, retryQueueDepth, type CacheState } from '../core/state.ts';
 import type { Coherence } from '../coherence/coherence.ts';
 import { connectCoherence } from './connect.ts';
 import { ListenerRegistry, type Listener, type Unsubscribe } from '../projections/listeners.ts';
@@ -33,7 +33,7 @@ import { Verifier } from './verifier.ts';
 import { NO_TRACING, type CacheTracing, type TraceHooks } from './tracing.ts';
 import { positiveMs } from './validate.ts';
 import { jittered } from './bound-options.ts';
-import { assertKey, rejected } from './guards.ts';
+import { assertKey, perCallWindow, rejected } from './guards.ts';
 import { withSize } from './sizing.ts';
 
 export type { CacheStats, EntryOptions } from './cache-types.ts';
@@ -83,10 +83,10 @@ export class Cache<V> {
     this.trace = tracing.attach(this);
     this.onClose(() => this.trace.detach());
     const dispatch = (command: Command<V>): void => void this.dispatch(command);
-    this.loads = new LoadRunner<V>({ cacheName: this.name, trace: this.trace, now: () => this.clock.exact(), dispatch });
+    this.loads = new LoadRunner<V>({ cacheName: this.name, trace: this.trace, now: () => this.clock.exact(), dispatch, staleIfError: this.options.staleIfError });
     this.coherence = connectCoherence(this.options, { cacheName: this.name, instanceId: this.instanceId, clock: this.clock, state: this.state, trace: this.trace, dispatch });
     this.acks = new AckWaiters<V>({ cacheName: this.name, now: () => this.clock.exact(), dispatch });
-    this.verifier = this.options.verify && new Verifier<V>(this.options.verify, { now: () => this.clock.exact(), dispatch, graceMs: this.options.degradedTtl });
+    this.verifier = this.options.verify && new Verifier<V>(this.options.verify, { now: () => this.clock.exact(), dispatch, graceMs: this.options.degradedTtl, loadDefaults: { ttl: this.options.ttl, staleIfError: this.options.staleIfError } });
     this.verifyIn = this.verifier?.nextCountdown() ?? -1;
     if (this.options.metrics !== false) this.onClose(defaults.instrument(this as Cache<unknown>, this.options.metrics));
   }
@@ -109,7 +109,7 @@ export class Cache<V> {
    */
   get(key: string, loader: Loader<V>, options?: EntryOptions): Promise<V> {
     const slot = this.freshSlot(key);
-    if (slot !== NONE && !this.listeners.observesHits) {
+    if (slot !== NONE && !this.listeners.observesHits && !(this.options.refreshAhead > 0 && this.state.entries.refreshAt(slot) <= this.clock.now())) {
       this.hit(slot);
       const value = this.state.entries.value(slot);
       if (this.verifyIn > 0 && --this.verifyIn === 0) this.verifyHit(key, value, loader, false);
@@ -155,7 +155,7 @@ export class Cache<V> {
   set(key: string, value: V, options?: EntryOptions): void {
     this.assertOpen();
     assertKey(key);
-    this.dispatch({ type: 'set', key, at: this.clock.exact(), ttl: this.ttlOf(options), value });
+    this.dispatch({ type: 'set', key, at: this.clock.exact(), ttl: this.ttlOf(options), value, ...perCallWindow(options) });
   }
 
   /**
@@ -294,10 +294,10 @@ export class Cache<V> {
 
   /** A read through `decide`. `fresh`: the hot path found a fresh entry at the hit clock's time, which the command then carries. */
   private read(key: string, loader: Loader<V> | SyncLoader<V>, options: EntryOptions | undefined, sync: boolean, fresh: boolean): Reply<V> {
-    const ttl = fresh ? 0 : this.ttlOf(options);
+    const ttl = fresh && this.options.refreshAhead === 0 ? 0 : this.ttlOf(options);
     this.loader = loader;
     try {
-      return this.dispatch({ type: 'read', key, at: fresh ? this.clock.now() : this.clock.exact(), ttl, sync });
+      return this.dispatch({ type: 'read', key, at: fresh ? this.clock.now() : this.clock.exact(), ttl, sync, ...perCallWindow(options) });
     } finally {
       this.loader = undefined;
     }
@@ -333,9 +333,8 @@ export class Cache<V> {
         case 'start-load': {
           const loader = this.loader;
           this.loader = undefined;
-          reply = effect.sync
-            ? { kind: 'value', value: this.loads.runSync(effect.key, effect.loadId, loader as SyncLoader<V>) }
-            : { kind: 'promise', promise: this.loads.start(effect.key, effect.loadId, loader as Loader<V>) };
+          // A background load leaves the reply as decided (the value served).
+          reply = this.loads.run(effect, loader, findLoad(this.state, effect.key, effect.loadId)?.ttl ?? this.options.ttl) ?? reply;
           break;
         }
         case 'join-load':

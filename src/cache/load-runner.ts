@@ -6,14 +6,26 @@
  * `load.settled` command and carries decided results back to the callers.
  */
 import type { Command } from '../core/commands.ts';
-import type { LoadResult } from '../core/effects.ts';
+import type { EffectOf, LoadResult } from '../core/effects.ts';
+import type { Reply } from './cache-types.ts';
 import { errorType, LoadTimeoutError } from './errors.ts';
+import { loaderDecisions } from './load-options.ts';
 import type { TraceHooks } from './tracing.ts';
 
 /** What a loader receives besides the key. */
 export interface LoadContext {
   /** Aborted when the load times out (its result may still be stored if nothing overtook it). */
   readonly signal: AbortSignal;
+  /** The ttl its value will be stored with, in ms: set it to decide (a token's own lifetime, say). */
+  ttl: number;
+  /** How long past that ttl its value may be served when a later load fails, in ms: set it to decide. */
+  staleIfError: number;
+}
+
+/** What a loader's context starts with. */
+export interface LoadDefaults {
+  readonly ttl: number;
+  readonly staleIfError: number;
 }
 
 export type Loader<V> = (key: string, context: LoadContext) => V | PromiseLike<V>;
@@ -26,6 +38,8 @@ export interface LoadRunnerHost<V> {
   /** Reads the clock for a command. */
   now(): number;
   dispatch(command: Command<V>): void;
+  /** The cache's window, which a loader's context starts with. */
+  readonly staleIfError: number;
 }
 
 interface Flight<V> {
@@ -43,23 +57,55 @@ export class LoadRunner<V> {
 
   constructor(private readonly host: LoadRunnerHost<V>) {}
 
-  /** Calls `loader` as async load `loadId`; its outcome becomes a `load.settled` command. Returns the callers' promise. */
-  start(key: string, loadId: number, loader: Loader<V>): Promise<V> {
+  /**
+   * Runs a `start-load` effect with the read's loader and the load's ttl: a
+   * sync load's decided value, an async load's callers' promise, nothing for a
+   * background load (the read was answered already).
+   */
+  run(effect: EffectOf<'start-load', V>, loader: Loader<V> | SyncLoader<V> | undefined, ttl: number): Reply<V> {
+    if (effect.sync) return { kind: 'value', value: this.runSync(effect.key, effect.loadId, loader as SyncLoader<V>) };
+    const promise = this.start(effect.key, effect.loadId, loader as Loader<V>, { ttl, staleIfError: this.host.staleIfError }, effect.background);
+    return promise === undefined ? undefined : { kind: 'promise', promise };
+  }
+
+  /**
+   * Calls `loader` as async load `loadId`; its outcome (and what it set on its
+   * context) becomes a `load.settled` command. Returns the callers' promise,
+   * made only when a caller waits: a background load's failure must not be an
+   * unhandled rejection.
+   */
+  start(key: string, loadId: number, loader: Loader<V>, defaults: LoadDefaults, background = false): Promise<V> | undefined {
     const flight = this.flight(loadId, key);
-    const promise = this.callers(flight);
+    const promise = background ? undefined : this.callers(flight);
     const abort = (flight.abort = new AbortController());
+    const context: LoadContext = { signal: abort.signal, ttl: defaults.ttl, staleIfError: defaults.staleIfError };
     let pending: V | PromiseLike<V>;
     try {
-      pending = this.host.trace.runLoader(loadId, () => loader(key, { signal: abort.signal }));
+      pending = this.host.trace.runLoader(loadId, () => loader(key, context));
     } catch (error) {
       this.failed(key, loadId, error);
       return promise;
     }
     Promise.resolve(pending).then(
-      (value) => this.succeeded(key, loadId, value),
+      (value) => this.decided(key, loadId, value, context, defaults),
       (error: unknown) => this.failed(key, loadId, error),
     );
     return promise;
+  }
+
+  /** A loader's value, with what it set on its context when it changed anything (checked: a bad ttl fails the load). */
+  private decided(key: string, loadId: number, value: V, context: LoadContext, defaults: LoadDefaults): void {
+    if (context.ttl === defaults.ttl && context.staleIfError === defaults.staleIfError) return this.succeeded(key, loadId, value);
+    let own: { ttl: number; staleIfError: number };
+    try {
+      own = loaderDecisions(this.host.cacheName, context.ttl, context.staleIfError);
+    } catch (error) {
+      return this.failed(key, loadId, error);
+    }
+    const ttl = own.ttl === defaults.ttl ? {} : { ttl: own.ttl };
+    const staleIfError = own.staleIfError === defaults.staleIfError ? {} : { staleIfError: own.staleIfError };
+    this.host.dispatch({ type: 'load.settled', at: this.host.now(), key, loadId, outcome: 'ok', value, ...ttl, ...staleIfError });
+    this.retire(loadId);
   }
 
   /** Calls a synchronous loader as load `loadId` and returns what was decided for its caller (or throws it). */

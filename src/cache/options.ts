@@ -11,6 +11,7 @@ import type { Transport } from '../transports/transport.ts';
 import type { VerifyOptions } from './verifier.ts';
 import { describe, integerIn, nonNegativeMs, positiveMs, timerMs } from './validate.ts';
 import { boundOptions, type BoundOptions, type SizeOf } from './bound-options.ts';
+import { loadOptions, type LoadOptions } from './load-options.ts';
 import type { EvictionPolicy } from '../core/state.ts';
 
 /** Where OpenTelemetry metrics go. */
@@ -45,6 +46,14 @@ export interface CacheOptions {
   ttlJitter?: number;
   /** How long after expiry a value may still be served when its loader fails or times out, in ms. Default 0 (never). */
   staleIfError?: number;
+  /**
+   * How long after expiry `get` still answers with the value at once while one
+   * background load revalidates it, in ms (never an invalidated value, never
+   * past degradedTtl's bound). Default 0 (the read waits for its loader).
+   */
+  staleWhileRevalidate?: number;
+  /** The fraction of a value's ttl (0 < f < 1) after which a `get` hit starts one background reload; the hit still serves the current value. Default: off. */
+  refreshAhead?: number;
   /** How long a `get` waits for its loader before rejecting with LoadTimeoutError, in ms. Default: no limit. */
   loadTimeout?: number;
   /**
@@ -102,7 +111,7 @@ export interface CacheOptions {
 }
 
 /** Options after defaults, as the cache uses them. */
-export interface ResolvedOptions extends BoundOptions {
+export interface ResolvedOptions extends BoundOptions, LoadOptions {
   readonly name: string;
   readonly ttl: number;
   readonly maxEntries: number;
@@ -153,6 +162,8 @@ const KNOWN = new Set<string>([
   'eviction',
   'ttlJitter',
   'staleIfError',
+  'staleWhileRevalidate',
+  'refreshAhead',
   'loadTimeout',
   'clockResolution',
   'recentEvents',
@@ -198,6 +209,7 @@ export function resolveOptions(options: CacheOptions): ResolvedOptions {
     ttl: positiveMs('ttl', options.ttl ?? DEFAULTS.ttl),
     maxEntries: integerIn('maxEntries', options.maxEntries ?? DEFAULTS.maxEntries, 1, 2 ** 30),
     ...boundOptions(options),
+    ...loadOptions(options),
     staleIfError: nonNegativeMs('staleIfError', options.staleIfError ?? DEFAULTS.staleIfError),
     loadTimeout: options.loadTimeout === undefined ? undefined : timerMs('loadTimeout', options.loadTimeout),
     clockResolution: integerIn('clockResolution', options.clockResolution ?? (options.transport === undefined ? DEFAULTS.clockResolution : 0), 0, 1000),
@@ -392,6 +404,8 @@ export function policyOf(options: ResolvedOptions, instanceId: string): Policy {
     maxSize: options.maxSize,
     eviction: options.eviction,
     staleIfError: options.staleIfError,
+    staleWhileRevalidate: options.staleWhileRevalidate,
+    refreshAhead: options.refreshAhead,
     loadTimeout: options.loadTimeout,
     degradedTtl: options.degradedTtl,
     maxQueuedKeys: options.maxQueuedKeys,

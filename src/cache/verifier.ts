@@ -13,7 +13,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Command } from '../core/commands.ts';
 import type { CacheEvent } from '../core/events.ts';
-import type { Loader, SyncLoader } from './load-runner.ts';
+import type { LoadDefaults, Loader, SyncLoader } from './load-runner.ts';
 
 export interface VerifyOptions {
   /** Share of hits re-loaded, in (0, 1]: 0.01 re-loads about one hit in a hundred. */
@@ -45,6 +45,8 @@ export interface VerifierHost<V> {
   dispatch(command: Command<V>): void;
   /** How long a difference waits for an invalidation that explains it. */
   readonly graceMs: number;
+  /** What a loader's context starts with (what it sets there is ignored: a verification stores nothing). */
+  readonly loadDefaults: LoadDefaults;
 }
 
 export class Verifier<V> {
@@ -83,7 +85,7 @@ export class Verifier<V> {
       if (this.closed) return;
       let loaded: V | PromiseLike<V>;
       try {
-        loaded = sync ? (loader as SyncLoader<V>)(key) : (loader as Loader<V>)(key, { signal: NEVER_ABORTED });
+        loaded = sync ? (loader as SyncLoader<V>)(key) : (loader as Loader<V>)(key, { signal: NEVER_ABORTED, ...this.host.loadDefaults });
       } catch {
         this.finish(pending, 'error');
         return;

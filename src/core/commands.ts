@@ -15,6 +15,8 @@ export interface ReadCommand {
   /** The ttl a loaded value gets. */
   readonly ttl: number;
   readonly sync: boolean;
+  /** The per-call window a loaded value gets (absent: the cache's). */
+  readonly staleWhileRevalidate?: number;
 }
 
 /** `set`: a local write (other instances are not told). */
@@ -26,6 +28,8 @@ export interface SetCommand<V> {
   readonly value: V;
   /** What `sizeOf` measured (with `maxSize` set). */
   readonly size?: number;
+  /** The per-call window (absent: the cache's). */
+  readonly staleWhileRevalidate?: number;
 }
 
 /** `invalidate(key)` or `invalidateAll()` on this instance; `ackTimeout` with `{ ack: 'all' }`. */
@@ -117,6 +121,9 @@ export type LoadSettledCommand<V> =
       readonly value: V;
       /** What `sizeOf` measured (with `maxSize` set). */
       readonly size?: number;
+      /** The loader set `ctx.ttl` / `ctx.staleIfError`: the value is stored with these. */
+      readonly ttl?: number;
+      readonly staleIfError?: number;
     }
   | {
       readonly type: 'load.settled';

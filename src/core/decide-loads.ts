@@ -20,15 +20,20 @@ export function decideLoadSettled<V>(state: CacheState<V>, command: LoadSettledC
   const durationMs = at - load.startedAt;
   if (command.outcome === 'ok') {
     const events: CacheEvent<V>[] = [{ type: 'loaded', key, at, loadId, outcome: 'ok', durationMs, waiters, servedStale: false }];
-    if (load.fencedBy === undefined) events.push(...storeEvents(state, key, command.value, load.ttl, at, load.startedAt, 'load', command.size));
-    else events.push({ type: 'load.discarded', key, at, loadId, reason: load.fencedBy });
+    if (load.fencedBy === undefined) {
+      // The loader may have set ctx.ttl / ctx.staleIfError; the per-call window came with the read.
+      const own = { staleIfError: command.staleIfError, staleWhileRevalidate: load.staleWhileRevalidate };
+      events.push(...storeEvents(state, key, command.value, command.ttl ?? load.ttl, at, load.startedAt, 'load', command.size, own));
+    } else events.push({ type: 'load.discarded', key, at, loadId, reason: load.fencedBy });
     const effects: Effect<V>[] = load.timedOut ? [] : [{ type: 'settle-load', loadId, result: { kind: 'value', value: command.value } }];
     return { events, effects };
   }
-  const stale = load.timedOut ? undefined : staleValue(state, key, at);
+  // A background load nobody joined answers nobody: the expired value stays for the next read to decide.
+  const stale = waiters === 0 ? undefined : staleValue(state, key, at);
   const events: CacheEvent<V>[] = [
     { type: 'loaded', key, at, loadId, outcome: 'error', durationMs, waiters, servedStale: stale !== undefined, errorName: command.errorName },
   ];
+  if (stale !== undefined) events.push({ type: 'stale.served', key, at, reason: 'error', reads: waiters });
   if (load.timedOut) return { events, effects: [] };
   const result = stale === undefined ? ({ kind: 'error', error: command.error } as const) : ({ kind: 'value', value: stale.value } as const);
   return { events, effects: [{ type: 'settle-load', loadId, result }] };
@@ -41,8 +46,11 @@ export function decideLoadTimeout<V>(state: CacheState<V>, command: LoadTimeoutC
   if (load === undefined || load.timedOut) return nothing();
   const stale = staleValue(state, key, at);
   const afterMs = state.policy.loadTimeout ?? 0;
+  const served = stale !== undefined && load.waiters > 0;
+  const events: CacheEvent<V>[] = [{ type: 'load.timedout', key, at, loadId, waiters: load.waiters, servedStale: served }];
+  if (served) events.push({ type: 'stale.served', key, at, reason: 'error', reads: load.waiters });
   return {
-    events: [{ type: 'load.timedout', key, at, loadId, waiters: load.waiters, servedStale: stale !== undefined }],
+    events,
     effects: [
       { type: 'settle-load', loadId, result: stale === undefined ? { kind: 'timeout', afterMs } : { kind: 'value', value: stale.value } },
       { type: 'abort-load', key, loadId },

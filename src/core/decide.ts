@@ -9,6 +9,7 @@ import type { ClearCommand, Command, InvalidateCommand, ReadCommand, SetCommand 
 import { decideAbandon, decideBeat, decideLink, decidePublishSettled, decideReceive, decideRetry } from './decide-coherence.ts';
 import { completeWithLostPeers, decideAckTimeout, decideVerify, requestAcks } from './decide-acks.ts';
 import { decideLoadSettled, decideLoadTimeout } from './decide-loads.ts';
+import { decideHit, decideStaleRead, staleFor } from './decide-stale.ts';
 import { decideEcho, decideLogRead } from './decide-repair.ts';
 import type { Decision } from './decision.ts';
 import type { Effect } from './effects.ts';
@@ -58,17 +59,16 @@ export function decide<V>(state: CacheState<V>, command: Command<V>): Decision<V
 }
 
 /**
- * A read: a hit serves the fresh value; a miss says why, drops an entry past
- * its stale-if-error window, and then joins the key's load in flight or starts
- * one. A load that an invalidation or a newer value fenced is never joined: a
+ * A read: a hit serves the fresh value (and may start a refresh); a miss says
+ * why, is answered at once inside a stale-while-revalidate window
+ * (decide-stale.ts), drops an entry past its stale windows, and then joins the
+ * key's load in flight or starts one. A load that an invalidation or a newer value fenced is never joined: a
  * read that began after the invalidation must not get what was loaded before it.
  */
 function decideRead<V>(state: CacheState<V>, command: ReadCommand): Decision<V> {
   const { key, at } = command;
   const slot = freshSlot(state, key, at);
-  if (slot !== -1) {
-    return { events: [{ type: 'hit', key, at }], effects: [{ type: 'serve', value: state.entries.value(slot) }] };
-  }
+  if (slot !== -1) return decideHit(state, command, slot);
   const events: CacheEvent<V>[] = [];
   const entries = state.entries;
   const existing = entries.slot(key);
@@ -77,8 +77,10 @@ function decideRead<V>(state: CacheState<V>, command: ReadCommand): Decision<V> 
     if (!entries.isLive(existing)) {
       reason = 'invalidated';
     } else {
+      const stale = decideStaleRead(state, command, existing);
+      if (stale !== undefined) return stale;
       reason = 'expired';
-      if (entries.expiresAt(existing) + state.policy.staleIfError <= at) events.push({ type: 'expired', key, at });
+      if (entries.expiresAt(existing) + staleFor(state, existing) <= at) events.push({ type: 'expired', key, at });
     }
   }
   events.push({ type: 'miss', key, at, reason });
@@ -88,7 +90,8 @@ function decideRead<V>(state: CacheState<V>, command: ReadCommand): Decision<V> 
     return { events, effects: [{ type: 'join-load', key, loadId: joinable.loadId }] };
   }
   const loadId = state.lastLoadId + 1;
-  events.push({ type: 'load.started', key, at, loadId, ttl: command.ttl, sync: command.sync });
+  const swr = command.staleWhileRevalidate;
+  events.push({ type: 'load.started', key, at, loadId, ttl: command.ttl, sync: command.sync, ...(swr === undefined ? {} : { staleWhileRevalidate: swr }) });
   const start: Effect<V> = { type: 'start-load', key, loadId, sync: command.sync };
   const { loadTimeout } = state.policy;
   if (command.sync || loadTimeout === undefined) return { events, effects: [start] };
@@ -96,7 +99,8 @@ function decideRead<V>(state: CacheState<V>, command: ReadCommand): Decision<V> 
 }
 
 function decideSet<V>(state: CacheState<V>, command: SetCommand<V>): Decision<V> {
-  return { events: storeEvents(state, command.key, command.value, command.ttl, command.at, command.at, 'set', command.size), effects: [] };
+  const own = { staleWhileRevalidate: command.staleWhileRevalidate };
+  return { events: storeEvents(state, command.key, command.value, command.ttl, command.at, command.at, 'set', command.size, own), effects: [] };
 }
 
 /** Drops the key (or everything) here, fences its loads, and tells the peers when there are any. */

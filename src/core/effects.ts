@@ -8,8 +8,8 @@ import type { LogPosition } from './events.ts';
 export type Effect<V> =
   /** Answer the caller of this read with a cached value. */
   | { readonly type: 'serve'; readonly value: V }
-  /** Call the read's loader as load `loadId` (after arming its timeout, so a loader that throws at once leaves no timer). */
-  | { readonly type: 'start-load'; readonly key: string; readonly loadId: number; readonly sync: boolean }
+  /** Call the read's loader as load `loadId` (after arming its timeout, so a loader that throws at once leaves no timer); `background`: the read does not wait for it. */
+  | { readonly type: 'start-load'; readonly key: string; readonly loadId: number; readonly sync: boolean; readonly background?: true }
   /** Answer the caller of this read with load `loadId`'s outcome. */
   | { readonly type: 'join-load'; readonly key: string; readonly loadId: number }
   /** Answer every caller of load `loadId`. */

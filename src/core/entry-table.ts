@@ -13,6 +13,8 @@
  * (victims.ts), `evolve` (evolve.ts) writes, and only `evolve` writes it.
  */
 
+import { SlotTimes, type EntryTimes } from './slot-times.ts';
+
 const NIL = -1;
 const INITIAL_SLOTS = 1024;
 
@@ -35,6 +37,8 @@ export class EntryTable<V> {
   /** Sizes of live slots, from the first sized store on. */
   private sizes: Float64Array | undefined;
   private sizeTotal = 0;
+  /** Refresh times and per-entry stale windows, from the first entry that has one. */
+  private times: SlotTimes | undefined;
   /** SIEVE's hand: the next slot it examines (NIL: the oldest). */
   private hand = NIL;
   private readonly freeSlots: number[] = [];
@@ -109,6 +113,21 @@ export class EntryTable<V> {
     return this.sizeTotal;
   }
 
+  /** When a hit starts a background reload (Infinity: none due). */
+  refreshAt(slot: number): number {
+    return this.times === undefined ? Infinity : (this.times.refresh[slot] as number);
+  }
+
+  /** A background reload started: no further hit starts another for this value. */
+  refreshStarted(slot: number): void {
+    if (this.times !== undefined) this.times.refresh[slot] = Infinity;
+  }
+
+  /** The entry's own stale windows, where it has them (undefined: the cache's). */
+  windows(slot: number): { staleIfError: number | undefined; staleWhileRevalidate: number | undefined } {
+    return this.times === undefined ? { staleIfError: undefined, staleWhileRevalidate: undefined } : this.times.windows(slot);
+  }
+
   /** A hit's mark: LRU moves the slot to the most recent end; SIEVE only marks it visited. */
   hit(slot: number): void {
     if (this.visited !== undefined) this.visited[slot] = 1;
@@ -132,7 +151,7 @@ export class EntryTable<V> {
    * unvisited; overwriting a live one counts as a visit). `uncappedExpiresAt`
    * is its expiry without the degraded bound, which `liftCaps` restores.
    */
-  put(key: string, value: V, expiresAt: number, uncappedExpiresAt = expiresAt, size?: number): void {
+  put(key: string, value: V, expiresAt: number, uncappedExpiresAt = expiresAt, size?: number, times?: EntryTimes): void {
     let slot = this.slotOf.get(key);
     if (slot === undefined) {
       slot = this.allocate();
@@ -160,6 +179,7 @@ export class EntryTable<V> {
     this.values[slot] = value;
     this.expiry[slot] = expiresAt;
     this.status[slot] = LIVE;
+    if (this.times !== undefined || hasTimes(times)) (this.times ??= new SlotTimes(this.expiry.length)).set(slot, times);
     if (this.uncapped !== undefined || uncappedExpiresAt !== expiresAt) (this.uncapped ??= this.expiry.slice())[slot] = uncappedExpiresAt;
   }
 
@@ -263,7 +283,7 @@ export class EntryTable<V> {
   }
 
   /** Walks entries from least to most recently used (SIEVE: oldest first), with the size and mark where they are kept. */
-  *walk(): Generator<{ key: string; live: boolean; value: V | undefined; expiresAt: number; size?: number; visited?: boolean }> {
+  *walk(): Generator<{ key: string; live: boolean; value: V | undefined; expiresAt: number; size?: number; visited?: boolean } & EntryTimes> {
     for (let slot = this.head; slot !== NIL; slot = this.next[slot] as number) {
       const live = this.status[slot] === LIVE;
       yield {
@@ -273,6 +293,7 @@ export class EntryTable<V> {
         expiresAt: this.expiry[slot] as number,
         ...(this.sizes === undefined ? {} : { size: this.sizes[slot] as number }),
         ...(this.visited === undefined ? {} : { visited: this.visited[slot] === 1 }),
+        ...(this.times === undefined || !live ? {} : this.times.shown(slot)),
       };
     }
   }
@@ -307,6 +328,7 @@ export class EntryTable<V> {
     this.status = copyInto(new Uint8Array(capacity), this.status);
     if (this.visited !== undefined) this.visited = copyInto(new Uint8Array(capacity), this.visited);
     if (this.sizes !== undefined) this.sizes = copyInto(new Float64Array(capacity), this.sizes);
+    this.times?.grow(capacity);
   }
 
   private linkAtTail(slot: number): void {
@@ -338,4 +360,8 @@ export class EntryTable<V> {
 function copyInto<T extends Float64Array | Int32Array | Uint8Array>(target: T, source: T): T {
   target.set(source);
   return target;
+}
+
+function hasTimes(times: EntryTimes | undefined): boolean {
+  return times !== undefined && (times.refreshAt !== undefined || times.staleIfError !== undefined || times.staleWhileRevalidate !== undefined);
 }

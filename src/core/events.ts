@@ -9,6 +9,7 @@
  */
 import type { LogAdvancedEvent, LogPosition, RepairFailedEvent, RepairStartedEvent, ResyncedEvent } from './log-events.ts';
 import type { CoherenceCheckEvent } from './coherence-events.ts';
+import type { LoadReason, StaleServedEvent } from './stale-events.ts';
 
 export type * from './coherence-events.ts';
 
@@ -51,7 +52,13 @@ export interface LoadStartedEvent {
   readonly ttl: number;
   /** A `getSync` load: it runs at once and is never joined. */
   readonly sync: boolean;
+  /** A background load no caller waits for (absent for a read's own load): see LoadReason. */
+  readonly reason?: LoadReason;
+  /** The per-call `staleWhileRevalidate` its value is stored with (absent: the cache's). */
+  readonly staleWhileRevalidate?: number;
 }
+
+export type { LoadReason, StaleReason, StaleServedEvent } from './stale-events.ts';
 
 /** A read joined the load in flight for its key instead of starting one. */
 export interface LoadJoinedEvent {
@@ -66,7 +73,7 @@ export type LoadOutcome = 'ok' | 'error';
 
 /**
  * A load settled. `waiters` is how many `get` callers shared it (0 when they had
- * all given up through `loadTimeout`). With outcome `ok` it is followed by
+ * all given up through `loadTimeout`, or for a background load nobody joined). With outcome `ok` it is followed by
  * `stored` or `load.discarded`. `servedStale` says the callers got the expired
  * value (staleIfError) instead of the error.
  */
@@ -120,6 +127,12 @@ export interface StoredEvent<V = unknown> {
   readonly value: V;
   /** What `sizeOf` measured, with `maxSize` set (absent otherwise): the fold sums it. */
   readonly size?: number;
+  /** With `refreshAhead`: a hit from then on starts one background reload. */
+  readonly refreshAt?: number;
+  /** Its own stale-if-error window (the loader set `ctx.staleIfError`), when it differs from the cache's. */
+  readonly staleIfError?: number;
+  /** Its own stale-while-revalidate window (set per call), when it differs from the cache's. */
+  readonly staleWhileRevalidate?: number;
 }
 
 /**
@@ -352,6 +365,7 @@ export type CacheEvent<V = unknown> =
   | LoadedEvent
   | LoadTimedOutEvent
   | LoadDiscardedEvent
+  | StaleServedEvent
   | StoredEvent<V>
   | StoreRefusedEvent
   | ExpiredEvent

@@ -6,7 +6,7 @@
  */
 import type { CacheEvent, LogPosition } from './events.ts';
 import { evolveAck, forgetLostPeer } from './evolve-acks.ts';
-import { findLoad, initialState, type CacheState, type Policy } from './state.ts';
+import { findLoad, initialState, type CacheState, type LoadRecord, type Policy } from './state.ts';
 
 /** How many positions past a gap are remembered while it is repaired. */
 const MAX_AHEAD = 1024;
@@ -24,6 +24,7 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       return state;
     }
     case 'miss':
+    case 'stale.served':
     case 'load.discarded':
     case 'message.rejected':
       // Decisions that change no state: projections count them.
@@ -53,16 +54,21 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       else state.entries.liftCaps();
       return state;
     case 'load.started': {
-      const record = {
+      const record: LoadRecord = {
         loadId: event.loadId,
         key: event.key,
         startedAt: event.at,
         ttl: event.ttl,
         sync: event.sync,
-        waiters: 1,
+        // A background load has no caller yet.
+        waiters: event.reason === undefined ? 1 : 0,
         fencedBy: undefined,
         timedOut: false,
+        ...(event.reason === undefined ? {} : { reason: event.reason }),
+        ...(event.staleWhileRevalidate === undefined ? {} : { staleWhileRevalidate: event.staleWhileRevalidate }),
       };
+      // The first reload a hit starts is the last until the value is stored again: later hits stay on the fast path.
+      if (event.reason === 'refresh') refreshStarted(state, event.key);
       const sameKey = state.loads.get(event.key);
       if (sameKey === undefined) state.loads.set(event.key, [record]);
       else sameKey.push(record);
@@ -88,7 +94,7 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       return state;
     }
     case 'stored':
-      state.entries.put(event.key, event.value, event.expiresAt, event.ttlExpiresAt, event.size);
+      state.entries.put(event.key, event.value, event.expiresAt, event.ttlExpiresAt, event.size, event);
       fenceLoads(state, event.key, 'superseded');
       return state;
     case 'store.refused':
@@ -190,6 +196,11 @@ function fenceLoads<V>(state: CacheState<V>, key: string | undefined, reason: 'i
   for (const group of groups) {
     for (const load of group) load.fencedBy ??= reason;
   }
+}
+
+function refreshStarted<V>(state: CacheState<V>, key: string): void {
+  const slot = state.entries.slot(key);
+  if (slot !== undefined) state.entries.refreshStarted(slot);
 }
 
 /** The log is applied through `position` when it follows the last entry applied (and through what was received beyond it meanwhile). */

@@ -18,6 +18,11 @@ export interface EntrySnapshot<V> {
   readonly size?: number;
   /** SIEVE's mark: hit since the hand last passed (only with `eviction: 'sieve'`). */
   readonly visited?: boolean;
+  /** With `refreshAhead`, until a hit starts its background reload. */
+  readonly refreshAt?: number;
+  /** Its own stale windows, where they differ from the cache's. */
+  readonly staleIfError?: number;
+  readonly staleWhileRevalidate?: number;
 }
 
 export interface LoadSnapshot {
@@ -29,6 +34,9 @@ export interface LoadSnapshot {
   readonly waiters: number;
   readonly fencedBy: 'invalidated' | 'superseded' | undefined;
   readonly timedOut: boolean;
+  /** A background load's reason (absent for a read's own). */
+  readonly reason?: 'refresh' | 'swr';
+  readonly staleWhileRevalidate?: number;
 }
 
 /** The whole state as plain data. Values are included: a snapshot never leaves the process by itself. */

@@ -4,7 +4,7 @@
  * in flight with their fences and waiters, the link, and the retry queue.
  */
 import { EntryTable } from './entry-table.ts';
-import type { LinkState, RepairReason } from './events.ts';
+import type { LinkState, LoadReason, RepairReason } from './events.ts';
 
 /** A load in flight, as the fold knows it. */
 export interface LoadRecord {
@@ -20,6 +20,10 @@ export interface LoadRecord {
   fencedBy: 'invalidated' | 'superseded' | undefined;
   /** Its callers were answered with a timeout; the loader still runs. */
   timedOut: boolean;
+  /** A background load (refresh-ahead, stale-while-revalidate): it started with no caller waiting. */
+  readonly reason?: LoadReason;
+  /** The per-call window its value is stored with. */
+  readonly staleWhileRevalidate?: number;
 }
 
 /** Invalidations whose publish failed, waiting for a retry. */
@@ -79,6 +83,10 @@ export interface Policy {
   /** The entry table is built for it (a hit is folded by the policy's rule), so a replay needs it too. */
   readonly eviction: EvictionPolicy;
   readonly staleIfError: number;
+  /** How long after expiry a value is served while one background load revalidates it (0: never). */
+  readonly staleWhileRevalidate: number;
+  /** The fraction of its ttl after which a hit starts a background reload (0: never). */
+  readonly refreshAhead: number;
   readonly loadTimeout: number | undefined;
   readonly degradedTtl: number;
   readonly maxQueuedKeys: number;
@@ -105,6 +113,8 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   maxSize: Infinity,
   eviction: 'lru',
   staleIfError: 0,
+  staleWhileRevalidate: 0,
+  refreshAhead: 0,
   loadTimeout: undefined,
   degradedTtl: 5_000,
   maxQueuedKeys: 10_000,
@@ -225,5 +235,6 @@ export function staleValue<V>(state: CacheState<V>, key: string, now: number): {
   const slot = entries.slot(key);
   if (slot === undefined || !entries.isLive(slot)) return undefined;
   const expiresAt = entries.expiresAt(slot);
-  return expiresAt <= now && now < expiresAt + state.policy.staleIfError ? { value: entries.value(slot) } : undefined;
+  const window = entries.windows(slot).staleIfError ?? state.policy.staleIfError;
+  return expiresAt <= now && now < expiresAt + window ? { value: entries.value(slot) } : undefined;
 }

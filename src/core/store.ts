@@ -11,7 +11,10 @@ import { victimsFor } from './victims.ts';
  * its source (a load's start; `at` for a set): a peer's write after
  * max(readAt, the moment the link was lost) may have gone unheard, so the
  * value may be served at most `degradedTtl` past that moment, however long its
- * load took. `size` is what `sizeOf` measured, with `maxSize` set.
+ * load took. `size` is what `sizeOf` measured, with `maxSize` set. `own`:
+ * the entry's own stale windows (per call, or the loader's `ctx`); the event
+ * carries those that differ from the cache's, and with `refreshAhead` the
+ * moment a hit should start reloading it.
  */
 export function storeEvents<V>(
   state: CacheState<V>,
@@ -22,6 +25,7 @@ export function storeEvents<V>(
   readAt: number,
   source: StoreSource,
   size: number | undefined,
+  own?: { readonly staleIfError?: number | undefined; readonly staleWhileRevalidate?: number | undefined },
 ): CacheEvent<V>[] {
   const entries = state.entries;
   const { policy } = state;
@@ -41,7 +45,12 @@ export function storeEvents<V>(
   const ttlExpiresAt = at + ttl;
   // Connected, the lease bounds what is served; degraded, the value's own expiry must.
   const expiresAt = state.link === 'degraded' ? Math.min(ttlExpiresAt, Math.max(readAt, unheardSince(state)) + policy.degradedTtl) : ttlExpiresAt;
-  const sized = size === undefined ? {} : { size };
-  events.push(expiresAt === ttlExpiresAt ? { type: 'stored', key, at, expiresAt, source, value, ...sized } : { type: 'stored', key, at, expiresAt, ttlExpiresAt, source, value, ...sized });
+  const extra = {
+    ...(size === undefined ? {} : { size }),
+    ...(policy.refreshAhead === 0 ? {} : { refreshAt: at + ttl * policy.refreshAhead }),
+    ...(own?.staleIfError === undefined || own.staleIfError === policy.staleIfError ? {} : { staleIfError: own.staleIfError }),
+    ...(own?.staleWhileRevalidate === undefined || own.staleWhileRevalidate === policy.staleWhileRevalidate ? {} : { staleWhileRevalidate: own.staleWhileRevalidate }),
+  };
+  events.push(expiresAt === ttlExpiresAt ? { type: 'stored', key, at, expiresAt, source, value, ...extra } : { type: 'stored', key, at, expiresAt, ttlExpiresAt, source, value, ...extra });
   return events;
 }

@@ -5,13 +5,17 @@
  * doing work per hit. A field is named after the event it counts (the rule and
  * its exceptions head src/telemetry/catalogue.ts).
  */
-import type { CacheEvent, InvalidationOrigin, MessageRejectReason, MissReason, VerifyOutcome } from '../core/events.ts';
+import type { CacheEvent, InvalidationOrigin, LoadReason, MessageRejectReason, MissReason, StaleReason, VerifyOutcome } from '../core/events.ts';
 
 export interface CacheCounters {
   hits: number;
   misses: Record<MissReason, number>;
   /** Loads by how they ended for their callers. */
   loads: { ok: number; error: number; timeout: number };
+  /** `load.started`, by reason: a read's own load (`miss`), or a background one (`refresh`: refreshAhead; `swr`: staleWhileRevalidate). */
+  loadStarted: Record<'miss' | LoadReason, number>;
+  /** `stale.served`: reads answered with an expired value, by reason (`swr`: while revalidating; `error`: staleIfError). */
+  staleServed: Record<StaleReason, number>;
   /** `load.joined`: callers that joined a load already in flight instead of starting one. */
   loadJoined: number;
   /** `loaded` / `load.timedout` with `servedStale`: the callers got the expired value instead (staleIfError). */
@@ -65,6 +69,8 @@ export function zeroCounters(): CacheCounters {
     hits: 0,
     misses: { absent: 0, expired: 0, invalidated: 0 },
     loads: { ok: 0, error: 0, timeout: 0 },
+    loadStarted: { miss: 0, refresh: 0, swr: 0 },
+    staleServed: { swr: 0, error: 0 },
     loadJoined: 0,
     loadServedStale: 0,
     loadDiscarded: 0,
@@ -105,6 +111,8 @@ export function zeroCounters(): CacheCounters {
 
 export class StatsProjection {
   readonly counters: CacheCounters = zeroCounters();
+  /** Loads whose timeout was counted: their late end is not a second outcome (a background load may end with no waiter too). */
+  private readonly timedOut = new Set<number>();
 
   /** The hit path's allocation-free equivalent of `apply({ type: 'hit', ... })`. */
   countHit(): void {
@@ -121,6 +129,11 @@ export class StatsProjection {
         c.misses[event.reason]++;
         return;
       case 'load.started':
+        c.loadStarted[event.reason ?? 'miss']++;
+        return;
+      case 'stale.served':
+        c.staleServed[event.reason] += event.reads;
+        return;
       case 'message.received':
         return;
       case 'load.joined':
@@ -128,11 +141,12 @@ export class StatsProjection {
         return;
       case 'loaded':
         // A load that timed out was counted then; its late end is not a second outcome.
-        if (event.waiters === 0) return;
+        if (this.timedOut.delete(event.loadId)) return;
         c.loads[event.outcome]++;
         if (event.servedStale) c.loadServedStale++;
         return;
       case 'load.timedout':
+        this.timedOut.add(event.loadId);
         c.loads.timeout++;
         if (event.servedStale) c.loadServedStale++;
         return;

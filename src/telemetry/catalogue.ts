@@ -24,6 +24,9 @@
  * - `link.degradations` (`degradations`): the rule's `coherent_cache.link.degraded`
  *   is the gauge's name, and two instruments cannot share one.
  * - gauges and histograms: they measure a state or a duration, not an event count.
+ * - `stale.served` (`staleServed`) sums the event's `reads` rather than counting
+ *   events: one event answers every caller of a failed load, and an SRE asks how
+ *   many reads got an expired value. `load.served_stale` stays the count of such loads.
  */
 import { ACK_COMPLETED, ACK_CONFIRMED, ACK_REQUESTED, ACK_TIMEDOUT, COHERENCE_VIOLATION, VERIFIED } from './catalogue-checks.ts';
 import { one, type CounterMetric, type GaugeMetric, type HistogramMetric, type Metric, type Point } from './metric-types.ts';
@@ -59,6 +62,26 @@ export const LOADS: CounterMetric = {
     [{ outcome: 'error' }, s.loads.error],
     [{ outcome: 'timeout' }, s.loads.timeout],
   ],
+};
+
+export const LOAD_STARTED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.load.started',
+  prometheusName: 'coherent_cache_load_started_total',
+  description: 'Loader calls started, by reason: miss (a read waits for it), refresh (refreshAhead: a hit reloads in the background), swr (staleWhileRevalidate: a read got the expired value and this load revalidates it)',
+  unit: '{load}',
+  labels: ['reason'],
+  read: (s) => (['miss', 'refresh', 'swr'] as const).map((reason): Point => [{ reason }, s.loadStarted[reason]]),
+};
+
+export const STALE_SERVED: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.stale.served',
+  prometheusName: 'coherent_cache_stale_served_total',
+  description: 'Reads answered with an expired value, by reason: swr (at once, while one background load revalidates it) or error (its load failed or timed out: staleIfError)',
+  unit: '{request}',
+  labels: ['reason'],
+  read: (s) => (['swr', 'error'] as const).map((reason): Point => [{ reason }, s.staleServed[reason]]),
 };
 
 export const LOAD_JOINED: CounterMetric = {
@@ -331,8 +354,10 @@ export const PROPAGATION_LAG: HistogramMetric = {
 export const COUNTERS: readonly CounterMetric[] = [
   REQUESTS,
   LOADS,
+  LOAD_STARTED,
   LOAD_JOINED,
   LOAD_SERVED_STALE,
+  STALE_SERVED,
   LOAD_DISCARDED,
   STORED,
   STORE_REFUSED,

@@ -15,9 +15,12 @@ export interface HistogramSink {
 
 export function feedHistograms<V>(cache: Cache<V>, sink: HistogramSink): Unsubscribe {
   let lastRemote: RemoteSource | undefined;
+  const timedOut = new Set<number>();
+  const stopTimeouts = cache.on('load.timedout', (event) => void timedOut.add(event.loadId));
   const stopLoads = cache.on('loaded', (event) => {
     // A load that outlived its timeout was already answered; its late end is not a caller-visible duration.
-    if (event.waiters > 0) sink.loadDuration(event.durationMs / 1000, event.outcome);
+    // A background load (no waiter) is the loader's health all the same.
+    if (!timedOut.delete(event.loadId)) sink.loadDuration(event.durationMs / 1000, event.outcome);
   });
   const stopLag = cache.on('invalidated', (event) => {
     const remote = event.remote;
@@ -27,6 +30,7 @@ export function feedHistograms<V>(cache: Cache<V>, sink: HistogramSink): Unsubsc
     sink.propagationLag(Math.max(0, event.at - remote.sentAt) / 1000);
   });
   return () => {
+    stopTimeouts();
     stopLoads();
     stopLag();
   };

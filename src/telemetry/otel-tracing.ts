@@ -149,7 +149,12 @@ function attachSpans(cache: TracedCache, tracerNow: () => Tracer | undefined, ke
       // Attributes only for a span that records: without an SDK this path builds nothing.
       if (span.isRecording()) {
         const recordedKey = keyOf?.(event.key);
-        span.setAttributes({ 'coherent_cache.name': cacheName, ...(recordedKey === undefined ? {} : { 'coherent_cache.key': recordedKey }) });
+        span.setAttributes({
+          'coherent_cache.name': cacheName,
+          ...(recordedKey === undefined ? {} : { 'coherent_cache.key': recordedKey }),
+          // A load no read waits for: refresh (refreshAhead) or swr (staleWhileRevalidate).
+          ...(event.reason === undefined ? {} : { 'coherent_cache.load.reason': event.reason }),
+        });
       }
       loads.set(event.loadId, { span, context: trace.setSpan(context.active(), span) });
     }),

@@ -2,7 +2,8 @@
  * The hit fast path (taken while nobody listens to hits) and `decide` (taken
  * with a hit listener) are one policy: for random histories, a cache on each
  * path answers every read alike and ends in the same state and counters,
- * under either eviction policy (SIEVE's hit marks its entry instead of moving it).
+ * under either eviction policy (SIEVE's hit marks its entry instead of moving it)
+ * and with refresh-ahead (a hit past its refresh time leaves the fast path).
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -29,10 +30,10 @@ describe('the hit fast path equals decide (property)', function () {
 
   it('answers, state and counters agree with and without a hit listener', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.constantFrom('lru' as const, 'sieve' as const), fc.array(step, { maxLength: 60 }), async (maxEntries, eviction, steps) => {
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.constantFrom('lru' as const, 'sieve' as const), fc.constantFrom(undefined, 0.5), fc.array(step, { maxLength: 60 }), async (maxEntries, eviction, refreshAhead, steps) => {
         const clock = sinon.useFakeTimers({ now: 1_000 });
         try {
-          const options = { maxEntries, eviction, ttl: 20, metrics: false, tracing: false } as const;
+          const options = { maxEntries, eviction, ttl: 20, metrics: false, tracing: false, ...(refreshAhead === undefined ? {} : { refreshAhead }) } as const;
           const fast = createCache<string>({ name: 'fast', ...options });
           const decided = createCache<string>({ name: 'decided', ...options });
           let hitsHeard = 0;

@@ -89,6 +89,9 @@ const BAD: Table = {
   eviction: ['', 'LRU', 'lfu', 'w-tinylfu', 'random', 1, {}, [], true, LONG],
   ttlJitter: [...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
   staleIfError: [...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
+  staleWhileRevalidate: [...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
+  // A fraction strictly inside (0, 1): 0 would reload on every hit, 1 never before expiry.
+  refreshAhead: [null, 0, 1, 1.5, 80, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
   loadTimeout: [null, 0, 0.5, 1.5, 2 ** 31, Number.MAX_SAFE_INTEGER, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
   clockResolution: [0.5, 1001, 1e6, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
   recentEvents: [0.5, 100_001, 1e9, ...NUMBERS_NEVER_VALID, ...NOT_A_NUMBER, LONG],
@@ -156,6 +159,8 @@ const GOOD: { readonly [K in keyof CacheOptions]-?: readonly unknown[] } = {
   eviction: ['lru', 'sieve'],
   ttlJitter: [0, 0.5, 1_000, 1e12],
   staleIfError: [0, 0.5, 1_000, 1e12],
+  staleWhileRevalidate: [0, 0.5, 1_000, 1e12],
+  refreshAhead: [0.01, 0.5, 0.8, 0.99],
   loadTimeout: [1, 5_000, 2 ** 31 - 1],
   clockResolution: [0, 1, 1000],
   recentEvents: [0, 1, 100_000],
@@ -181,7 +186,7 @@ describe('resolveOptions: every option is validated', () => {
   it('covers every option of CacheOptions', () => {
     // The two tables list the same options; a new option must get rows in both.
     expect(Object.keys(BAD).sort()).to.deep.equal(Object.keys(GOOD).sort());
-    expect(Object.keys(BAD)).to.have.lengthOf(27);
+    expect(Object.keys(BAD)).to.have.lengthOf(29);
   });
 
   for (const [option, values] of Object.entries(BAD)) {
@@ -229,6 +234,8 @@ describe('resolveOptions: every option is validated', () => {
       eviction: 'lru',
       ttlJitter: 0,
       staleIfError: 0,
+      staleWhileRevalidate: 0,
+      refreshAhead: 0,
       loadTimeout: undefined,
       clockResolution: 1,
       recentEvents: 256,

@@ -35,7 +35,7 @@ import { expectReplayMatches } from '../support/replay.ts';
 const KEYS = ['a', 'b', 'c'] as const;
 /** Every event type but `hit`. */
 const EVENT_TYPES: readonly Exclude<CacheEventType, 'hit'>[] = [
-  'miss', 'load.started', 'load.joined', 'loaded', 'load.timedout', 'load.discarded', 'stored', 'expired', 'evicted', 'invalidated', 'cleared',
+  'miss', 'load.started', 'load.joined', 'loaded', 'load.timedout', 'load.discarded', 'stale.served', 'stored', 'expired', 'evicted', 'invalidated', 'cleared',
   'link.changed', 'lease.renewed', 'peer.heard', 'peer.lost', 'message.rejected', 'message.received', 'published', 'publish.failed', 'publish.abandoned',
   'repair.started', 'repair.failed', 'resynced', 'log.advanced',
 ];
@@ -96,7 +96,12 @@ const fleetConfig = fc.record({
   ttl: fc.constantFrom(30, 1_000, 60_000),
   staleIfError: fc.constantFrom(0, 100),
   maxEntries: fc.constantFrom(2, 100),
+  // Expired values served while a background load revalidates them, and hits that reload early: the bound still holds.
+  staleWhileRevalidate: fc.constantFrom(0, 20, 100),
+  refreshAhead: fc.constantFrom(0, 0.5),
 });
+
+type FleetConfig = { ttl: number; staleIfError: number; maxEntries: number; staleWhileRevalidate: number; refreshAhead: number };
 
 /** A write whose invalidate() resolved: the versions below it are stale from then on. */
 interface Write {
@@ -135,7 +140,7 @@ class Fleet {
 
   constructor(
     nodes: number,
-    options: { ttl: number; staleIfError: number; maxEntries: number },
+    { refreshAhead, ...options }: FleetConfig,
     private readonly scheduler: fc.Scheduler,
     logged: boolean,
   ) {
@@ -153,7 +158,8 @@ class Fleet {
     };
     for (let i = 0; i < nodes; i++) {
       const endpoint = this.bus.endpoint();
-      const cache = createCache<number>({ name: 'fleet', transport: endpoint, degradedTtl: DEGRADED_TTL, retryInterval: 20, metrics: false, tracing: false, ...options });
+      const ahead = refreshAhead === 0 ? {} : { refreshAhead };
+      const cache = createCache<number>({ name: 'fleet', transport: endpoint, degradedTtl: DEGRADED_TTL, retryInterval: 20, metrics: false, tracing: false, ...options, ...ahead });
       const events: CacheEvent<number>[] = [];
       // Instance 0 reads through the hit fast path (nobody listens to its hits); the others through decide.
       if (i === 0) for (const type of EVENT_TYPES) cache.on(type, (event) => events.push(event));
@@ -235,7 +241,7 @@ async function settle(): Promise<void> {
 /** Resyncs by mode over every history of a run, to show that the log's exact repair is exercised. */
 const resyncs = { exact: 0, full: 0 };
 
-async function runFleet(nodes: number, config: { ttl: number; staleIfError: number; maxEntries: number }, history: Step[], s: fc.Scheduler, logged: boolean): Promise<void> {
+async function runFleet(nodes: number, config: FleetConfig, history: Step[], s: fc.Scheduler, logged: boolean): Promise<void> {
   const clock = sinon.useFakeTimers({ now: 1_000 });
   try {
     const fleet = new Fleet(nodes, config, s, logged);

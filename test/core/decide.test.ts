@@ -141,7 +141,10 @@ describe('decide: settled loads', () => {
   it('an error serves the expired value inside the stale-if-error window, else reaches the callers; it is never stored', () => {
     const failure = (at: number): Command<string> => ({ type: 'load.settled', at, key: 'k', loadId: 1, outcome: 'error', error: new Error('down'), errorName: 'Error' });
     const stale = given([stored('k', 0, 100), started('k', 1, 150)]).when(failure(160));
-    expect(stale.events).to.deep.equal([{ type: 'loaded', key: 'k', at: 160, loadId: 1, outcome: 'error', durationMs: 10, waiters: 1, servedStale: true, errorName: 'Error' }]);
+    expect(stale.events).to.deep.equal([
+      { type: 'loaded', key: 'k', at: 160, loadId: 1, outcome: 'error', durationMs: 10, waiters: 1, servedStale: true, errorName: 'Error' },
+      { type: 'stale.served', key: 'k', at: 160, reason: 'error', reads: 1 },
+    ]);
     expect(stale.effects).to.deep.equal([{ type: 'settle-load', loadId: 1, result: { kind: 'value', value: 'v-k' } }]);
     const past = given([stored('k', 0, 100), started('k', 1, 150)]).when(failure(250));
     expect((past.effects[0] as { result: { kind: string } }).result.kind).to.equal('error');

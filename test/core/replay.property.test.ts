@@ -3,7 +3,8 @@
  * `cache.snapshot()` and `replayStats(events)` equals `cache.stats()`, and
  * every read agrees with a deliberately naive reference model (an array in LRU
  * order, linear scans, no cleverness), under either eviction policy, with or
- * without a size bound, with or without ttl jitter.
+ * without a size bound, with or without ttl jitter, stale-while-revalidate and
+ * refresh-ahead (whose background loads the model tracks like held ones).
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -47,11 +48,24 @@ const config = fc.record({
   // Values are v1, v2, …: sizes 0 to 4 (sizeOfValue), so a small bound also refuses some.
   maxSize: fc.option(fc.integer({ min: 2, max: 12 }), { nil: undefined }),
   ttlJitter: fc.constantFrom(0, 10),
+  staleWhileRevalidate: fc.constantFrom(0, 10, 50),
+  refreshAhead: fc.constantFrom(0, 0.5),
   // What Math.random returns for the whole history.
   random: fc.double({ min: 0, max: 0.99, noNaN: true }),
 });
 
-type Options = { maxEntries: number; ttl: number; staleIfError: number; eviction: 'lru' | 'sieve'; maxSize: number | undefined; ttlJitter: number; random: number };
+type Options = {
+  maxEntries: number;
+  ttl: number;
+  staleIfError: number;
+  eviction: 'lru' | 'sieve';
+  maxSize: number | undefined;
+  ttlJitter: number;
+  staleWhileRevalidate: number;
+  /** 0: off. */
+  refreshAhead: number;
+  random: number;
+};
 
 const sizeOfValue = (value: string): number => Number(value.slice(1)) % 5;
 
@@ -65,6 +79,8 @@ interface ModelEntry {
   size: number;
   /** SIEVE's mark. */
   visited: boolean;
+  /** When a get hit starts a reload (Infinity: never, or one started). */
+  refreshAt: number;
 }
 
 interface ModelLoad {
@@ -122,7 +138,19 @@ class Model {
     return entry !== undefined && entry.live && entry.expiresAt > now ? entry : undefined;
   }
 
-  /** A read: a hit moves the entry to the most recent end; a miss drops an entry past its stale window. */
+  /** The refresh time of a value stored now with this (jittered) ttl. */
+  refreshAt(now: number, ttl: number): number {
+    return this.options.refreshAhead === 0 ? Infinity : now + ttl * this.options.refreshAhead;
+  }
+
+  /** The value a get of an expired entry inside its stale-while-revalidate window answers with at once. */
+  swr(key: string, now: number): string | undefined {
+    const entry = this.find(key);
+    if (entry === undefined || !entry.live || entry.expiresAt > now) return undefined;
+    return now < entry.expiresAt + this.options.staleWhileRevalidate ? entry.value : undefined;
+  }
+
+  /** A read: a hit moves the entry to the most recent end; a miss drops an entry past its stale windows. */
   read(key: string, now: number): string | undefined {
     const entry = this.fresh(key, now);
     if (entry !== undefined) {
@@ -131,7 +159,7 @@ class Model {
       return entry.value;
     }
     const old = this.find(key);
-    if (old !== undefined && old.live && old.expiresAt + this.options.staleIfError <= now) this.remove(key);
+    if (old !== undefined && old.live && old.expiresAt + Math.max(this.options.staleIfError, this.options.staleWhileRevalidate) <= now) this.remove(key);
     return undefined;
   }
 
@@ -141,7 +169,7 @@ class Model {
     return entry.expiresAt <= now && now < entry.expiresAt + this.options.staleIfError ? entry.value : undefined;
   }
 
-  store(key: string, value: string, expiresAt: number): void {
+  store(key: string, value: string, expiresAt: number, refreshAt = Infinity): void {
     const { maxSize, maxEntries } = this.options;
     const size = maxSize === undefined ? 0 : sizeOfValue(value);
     this.fence(key);
@@ -165,11 +193,11 @@ class Model {
       this.entries = this.entries.filter((entry) => entry !== victim);
     }
     if (this.options.eviction === 'sieve' && existing?.live === true) {
-      Object.assign(existing, { value, expiresAt, size, visited: true });
+      Object.assign(existing, { value, expiresAt, size, visited: true, refreshAt });
       return;
     }
     this.remove(key);
-    this.entries.push({ key, value, expiresAt, live: true, size, visited: false });
+    this.entries.push({ key, value, expiresAt, live: true, size, visited: false, refreshAt });
   }
 
   remove(key: string): void {
@@ -207,12 +235,18 @@ async function runHistory(options: Options, commands: Command[]): Promise<void> 
   const clock = sinon.useFakeTimers({ now: 1_000 });
   const random = sinon.stub(Math, 'random').returns(options.random);
   try {
-    const { maxEntries, ttl, staleIfError, eviction, maxSize, ttlJitter } = options;
+    const { maxEntries, ttl, staleIfError, eviction, maxSize, ttlJitter, staleWhileRevalidate } = options;
+    const ahead = options.refreshAhead === 0 ? {} : { refreshAhead: options.refreshAhead };
     const sized = maxSize === undefined ? {} : { maxSize, sizeOf: sizeOfValue };
-    const cache = createCache<string>({ name: 'model', maxEntries, ttl, staleIfError, eviction, ttlJitter, ...sized });
+    const cache = createCache<string>({ name: 'model', maxEntries, ttl, staleIfError, eviction, ttlJitter, staleWhileRevalidate, ...ahead, ...sized });
     const events: CacheEvent<string>[] = [];
     cache.subscribe((event) => events.push(event));
     const model = new Model(options);
+    /** Stores a value as the cache does now: its (jittered) ttl, and its refresh time from it. */
+    const storeNow = (key: string, value: string, now: number, ttl: number): void => {
+      const jittered = model.ttl(ttl);
+      model.store(key, value, now + jittered, model.refreshAt(now, jittered));
+    };
     let counter = 0;
     const fresh = () => `v${++counter}`;
     const outcome = (promise: Promise<string>): Promise<Outcome> =>
@@ -245,12 +279,13 @@ async function runHistory(options: Options, commands: Command[]): Promise<void> 
             expect(actual, 'getSync failing load').to.deep.equal(stale === undefined ? { error: 'load failed' } : { value: stale });
           } else {
             expect(actual, 'getSync load').to.deep.equal({ value });
-            model.store(step.key, value, now + model.ttl(options.ttl));
+            storeNow(step.key, value, now, options.ttl);
           }
           break;
         }
         case 'get':
         case 'hold': {
+          const stale = model.swr(step.key, now);
           const expected = model.read(step.key, now);
           // A load fenced by an invalidation or a newer value is never joined (contract point 1).
           const joined = model.loads.find((load) => load.key === step.key && !load.fenced);
@@ -258,13 +293,22 @@ async function runHistory(options: Options, commands: Command[]): Promise<void> 
           const settle = Promise.withResolvers<string>();
           const loader = step.kind === 'get' ? () => value : () => settle.promise;
           const result = outcome(cache.get(step.key, loader));
-          if (expected !== undefined) {
-            expect(await result, `${step.kind} hit`).to.deep.equal({ value: expected });
+          const entry = model.find(step.key);
+          const refresh = expected !== undefined && entry !== undefined && entry.refreshAt <= now;
+          if (expected !== undefined || stale !== undefined) {
+            // A hit, or an expired value inside its stale-while-revalidate window: answered at once.
+            expect(await result, `${step.kind} ${expected === undefined ? 'stale' : 'hit'}`).to.deep.equal({ value: expected ?? stale });
+            // Past its refresh time, or served stale: one background load, unless one is in flight (single flight).
+            if ((refresh || stale !== undefined) && joined === undefined) {
+              if (refresh) entry.refreshAt = Infinity;
+              if (step.kind === 'get') storeNow(step.key, value, now, options.ttl);
+              else model.loads.push({ key: step.key, fenced: false, settle, waiters: [], expected: [] });
+            }
           } else if (joined !== undefined) {
             joined.waiters.push(result);
           } else if (step.kind === 'get') {
             expect(await result, 'get load').to.deep.equal({ value });
-            model.store(step.key, value, now + model.ttl(options.ttl));
+            storeNow(step.key, value, now, options.ttl);
           } else {
             model.loads.push({ key: step.key, fenced: false, settle, waiters: [result], expected: [] });
           }
@@ -283,7 +327,7 @@ async function runHistory(options: Options, commands: Command[]): Promise<void> 
           } else {
             load.settle.resolve(value);
             expected = { value };
-            if (!load.fenced) model.store(load.key, value, now + model.ttl(options.ttl));
+            if (!load.fenced) storeNow(load.key, value, now, options.ttl);
           }
           const results = await Promise.all(load.waiters);
           for (const result of results) expect(result, 'held load callers').to.deep.equal(expected);
@@ -292,7 +336,7 @@ async function runHistory(options: Options, commands: Command[]): Promise<void> 
         case 'set': {
           const value = fresh();
           cache.set(step.key, value, step.ttl === undefined ? undefined : { ttl: step.ttl });
-          model.store(step.key, value, now + model.ttl(step.ttl ?? options.ttl));
+          storeNow(step.key, value, now, step.ttl ?? options.ttl);
           break;
         }
         case 'invalidate':

@@ -69,7 +69,8 @@ describe('OpenTelemetry metrics', () => {
     const stopNoop = instrumentCache(cache, { meterProvider: { getMeter: () => createNoopMeter() } });
     expect(on.callCount).to.equal(0);
     const stopReal = instrumentCache(cache, { meterProvider: testMeterProvider().meterProvider });
-    expect(on.callCount, 'a real meter is fed the histogram events').to.equal(2);
+    // loaded, load.timedout (whose late end is no duration), invalidated.
+    expect(on.callCount, 'a real meter is fed the histogram events').to.equal(3);
     stopNoop();
     stopReal();
     await cache.close();
@@ -82,6 +83,27 @@ describe('OpenTelemetry metrics', () => {
     await cache.close();
     const entries = (await reader.metricsByName()).get('coherent_cache.entries');
     expect(pointValue(entries, { cache: 'gone' })).to.equal(undefined);
+  });
+});
+
+describe('OpenTelemetry: background loads (staleWhileRevalidate, refreshAhead)', () => {
+  it('a background load has its duration recorded and its span says why it ran', async () => {
+    const clock = sinon.useFakeTimers({ now: 0 });
+    try {
+      const { meterProvider, reader } = testMeterProvider();
+      const { tracerProvider, exporter } = testTracerProvider();
+      const cache = createCache<string>({ name: 'bg', ttl: 100, staleWhileRevalidate: 1_000, metrics: { meterProvider }, tracing: otelTracing({ tracerProvider }) });
+      await cache.get('k', () => 'v1');
+      clock.tick(150);
+      expect(await cache.get('k', () => 'v2')).to.equal('v1');
+      await settle();
+      const durations = (await reader.metricsByName()).get('coherent_cache.load.duration');
+      expect((pointValue(durations, { outcome: 'ok' }) as Histogram).count).to.equal(2);
+      expect(exporter.getFinishedSpans().map((span) => span.attributes['coherent_cache.load.reason'])).to.deep.equal([undefined, 'swr']);
+      await cache.close();
+    } finally {
+      clock.restore();
+    }
   });
 });
 
