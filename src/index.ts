@@ -17,7 +17,7 @@ export function createCache<V>(options: CacheOptions): Cache<V> {
   return new Cache<V>(withDiagnostics(options, SPANS), DEFAULTS);
 }
 
-export type { Cache, CacheStats, EntryOptions } from './cache/cache.ts';
+export type { Cache, CacheStats, CacheView, EntryOptions } from './cache/cache.ts';
 export type { InvalidateOptions } from './cache/invalidate-options.ts';
 export type { VerifyOptions } from './cache/verifier.ts';
 export type { ViolationIncident } from './projections/incidents.ts';

@@ -24,7 +24,7 @@ describe('README', () => {
     const header = lines.indexOf('| event | `stats()` field | metric |');
     expect(header, 'the event → stats() field → metric table').to.be.greaterThan(-1);
     const rows = lines.slice(header + 2, lines.indexOf('', header)).map((line) => line.split('|').slice(1, -1).map((cell) => /`([^`]+)`/.exec(cell)?.[1] ?? cell.trim()));
-    const eventSources = ['events.ts', 'log-events.ts', 'coherence-events.ts', 'stale-events.ts'].map((file) => readFileSync(new URL(`../src/core/${file}`, import.meta.url), 'utf8')).join('\n');
+    const eventSources = ['events.ts', 'log-events.ts', 'coherence-events.ts', 'stale-events.ts', 'invalidation-events.ts'].map((file) => readFileSync(new URL(`../src/core/${file}`, import.meta.url), 'utf8')).join('\n');
     const eventTypes = new Set([...eventSources.matchAll(/readonly type: '([^']+)'/g)].map((m) => m[1]));
     const counters = replayStats([]) as unknown as Record<string, unknown>;
     const counterNames = new Set(COUNTERS.map((m) => m.name));

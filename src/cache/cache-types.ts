@@ -7,6 +7,12 @@ export interface EntryOptions {
   ttl?: number;
   /** This entry's stale-while-revalidate window in ms, instead of the cache's (see the option). */
   staleWhileRevalidate?: number;
+  /**
+   * Tags of the value stored (by `set`, or by this read's load; the loader may
+   * change them through `ctx.tags`): `invalidateTag(tag)` and `expireTag(tag)`
+   * reach every value carrying the tag, on every instance. Ignored on a hit.
+   */
+  tags?: readonly string[];
 }
 
 /** What `stats()` returns: the folded counters plus the current gauges. */
@@ -33,4 +39,3 @@ export type Reply<V> =
   | { readonly kind: 'promise'; readonly promise: Promise<V> }
   | { readonly kind: 'sent'; readonly promise: Promise<void> }
   | undefined;
-

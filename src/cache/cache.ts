@@ -13,7 +13,7 @@ import type { Effect } from '../core/effects.ts';
 import type { CacheEvent, CacheEventOf, CacheEventType } from '../core/events.ts';
 import { applyHit, evolve } from '../core/evolve.ts';
 import { snapshotOf, type CacheSnapshot } from '../core/snapshot.ts';
-import { findLoad, initialState, loadsInFlight, retryQueueDepth, type CacheState } from '../core/state.ts';
+import { findLoad, initialState, type CacheState } from '../core/state.ts';
 import type { Coherence } from '../coherence/coherence.ts';
 import { connectCoherence } from './connect.ts';
 import { ListenerRegistry, type Listener, type Unsubscribe } from '../projections/listeners.ts';
@@ -23,7 +23,7 @@ import { StatsProjection } from '../projections/stats.ts';
 import { newInstanceId } from '../protocol/message.ts';
 import type { CacheStats, EntryOptions, Reply } from './cache-types.ts';
 import { clockFor, type Clock } from './clock.ts';
-import { CacheClosedError, CacheKeyError } from './errors.ts';
+import { CacheClosedError } from './errors.ts';
 import { LoadRunner, type Loader, type SyncLoader } from './load-runner.ts';
 import { policyOf, resolveOptions, type CacheOptions, type ResolvedOptions } from './options.ts';
 import { warnOnce } from './listener-warning.ts';
@@ -35,8 +35,12 @@ import { positiveMs } from './validate.ts';
 import { jittered } from './bound-options.ts';
 import { assertKey, perCallWindow, rejected } from './guards.ts';
 import { withSize } from './sizing.ts';
+import { NamespaceView, type CacheView, type NamespaceHost } from './namespace.ts';
+import { peersOf, statsOf } from './state-views.ts';
+import { ArgumentChecks, withCheckedTags } from './tags.ts';
 
 export type { CacheStats, EntryOptions } from './cache-types.ts';
+export type { CacheView } from './namespace.ts';
 
 /** `freshSlot`'s "no fresh entry" (a number, so the hot path returns one type). */
 const NONE = -1;
@@ -48,7 +52,7 @@ export interface CacheDefaults {
   readonly instrument: (cache: Cache<unknown>, options: { meterProvider?: MeterProvider }) => Unsubscribe;
 }
 
-export class Cache<V> {
+export class Cache<V> implements NamespaceHost<V> {
   readonly name: string;
   /** This instance's id on the channel (its own messages carry it, so it skips their echo). */
   readonly instanceId: string = newInstanceId();
@@ -67,8 +71,10 @@ export class Cache<V> {
   private readonly verifier: Verifier<V> | undefined;
   /** Hits until the next one is verified; -1 without verification (never counted down then, so it stays a small integer). */
   private verifyIn = -1;
-  /** The loader of the read being dispatched (a function is no command data). */
+  /** The loader of the read being dispatched (a function is no command data), and its `{ tags }`. */
   private loader: Loader<V> | SyncLoader<V> | undefined;
+  private loadTags: readonly string[] | undefined;
+  private readonly checks: ArgumentChecks;
   private closed = false;
 
   /** @internal Use `createCache`. */
@@ -85,6 +91,7 @@ export class Cache<V> {
     const dispatch = (command: Command<V>): void => void this.dispatch(command);
     this.loads = new LoadRunner<V>({ cacheName: this.name, trace: this.trace, now: () => this.clock.exact(), dispatch, staleIfError: this.options.staleIfError });
     this.coherence = connectCoherence(this.options, { cacheName: this.name, instanceId: this.instanceId, clock: this.clock, state: this.state, trace: this.trace, dispatch });
+    this.checks = new ArgumentChecks(this.name, this.options.messageLimits.maxKeyLength, this.coherence !== undefined);
     this.acks = new AckWaiters<V>({ cacheName: this.name, now: () => this.clock.exact(), dispatch });
     this.verifier = this.options.verify && new Verifier<V>(this.options.verify, { now: () => this.clock.exact(), dispatch, graceMs: this.options.degradedTtl, loadDefaults: { ttl: this.options.ttl, staleIfError: this.options.staleIfError } });
     this.verifyIn = this.verifier?.nextCountdown() ?? -1;
@@ -102,10 +109,9 @@ export class Cache<V> {
   }
 
   /**
-   * Read-through: the fresh value, or the loader's (shared with every caller
-   * waiting for the same key, unless an invalidation fenced that load). `null`
-   * is cached like any value; a loader error is never cached and reaches every
-   * waiting caller.
+   * Read-through: the fresh value, or the loader's (shared with every caller waiting for the same key, unless an
+   * invalidation fenced that load). `null` is cached like any value; a loader error is never cached and reaches every
+   * waiting caller. `CacheView` documents what the cache shares with its namespaces (tags, expire, namespace).
    */
   get(key: string, loader: Loader<V>, options?: EntryOptions): Promise<V> {
     const slot = this.freshSlot(key);
@@ -155,36 +161,43 @@ export class Cache<V> {
   set(key: string, value: V, options?: EntryOptions): void {
     this.assertOpen();
     assertKey(key);
-    this.dispatch({ type: 'set', key, at: this.clock.exact(), ttl: this.ttlOf(options), value, ...perCallWindow(options) });
+    this.dispatch({ type: 'set', key, at: this.clock.exact(), ttl: this.ttlOf(options), value, ...perCallWindow(options), ...this.checks.tagged(options) });
   }
 
   /**
-   * Drops `key` here (and, with a transport, on every other instance).
-   * Read-your-writes: once this resolves, the next `get` calls its loader, and
-   * no read that begins after it joins a load that began before it. With
-   * `{ ack: 'all' }` it resolves only once every peer live at the call
-   * confirmed it dropped the key, and rejects with AckTimeoutError naming
-   * those that did not within `timeout`.
+   * Drops `key` here (and, with a transport, on every other instance). Read-your-writes: once this resolves, the next
+   * `get` calls its loader, and no read that begins after it joins a load that began before it. With `{ ack: 'all' }`
+   * it resolves only once every peer live at the call confirmed it dropped the key, and rejects with AckTimeoutError
+   * naming those that did not within `timeout`.
    */
   invalidate(key: string, options?: InvalidateOptions): Promise<void> {
-    try {
-      this.assertOpen();
-      assertKey(key);
-      this.assertPublishable(key);
-      return this.invalidation({ type: 'invalidate', at: this.clock.exact(), scope: 'key', key }, options);
-    } catch (error) {
-      return rejected(error);
-    }
+    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'key', key: this.checks.key(key) }), options);
   }
 
   /** Drops every entry here (and, with a transport, everywhere); `{ ack: 'all' }` as for `invalidate`. */
   invalidateAll(options?: InvalidateOptions): Promise<void> {
-    try {
-      this.assertOpen();
-      return this.invalidation({ type: 'invalidate', at: this.clock.exact(), scope: 'all' }, options);
-    } catch (error) {
-      return rejected(error);
-    }
+    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'all' }), options);
+  }
+
+  invalidateTag(tag: string): Promise<void> {
+    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'tag', tag: this.checks.tag(tag) }));
+  }
+
+  expire(key: string): Promise<void> {
+    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'key', key: this.checks.key(key), soft: true }));
+  }
+
+  expireTag(tag: string): Promise<void> {
+    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'tag', tag: this.checks.tag(tag), soft: true }));
+  }
+
+  namespace(name: string): CacheView<V> {
+    return new NamespaceView<V>(this, '', name);
+  }
+
+  /** @internal A namespace's `invalidateAll`: the keys starting with `prefix`, on every instance. */
+  invalidatePrefix(prefix: string): Promise<void> {
+    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'prefix', prefix: this.checks.tag(prefix) }));
   }
 
   /** Resolves once this instance hears its peers (at once without a transport). */
@@ -198,25 +211,12 @@ export class Cache<V> {
   }
 
   stats(): CacheStats {
-    return {
-      ...structuredClone(this.stats_.counters),
-      size: this.state.entries.liveCount,
-      entriesSize: this.state.entries.totalSize,
-      loadsInFlight: loadsInFlight(this.state),
-      listenerErrors: this.listeners.errors,
-      link: this.state.link,
-      publishQueueDepth: retryQueueDepth(this.state),
-      peers: this.state.peers.size,
-    };
+    return statsOf(this.state, this.stats_.counters, this.listeners.errors);
   }
 
-  /**
-   * The other instances on this cache's channel heard within 2 × degradedTtl
-   * (each announces itself with its heartbeats), by instance id, with when it
-   * was last heard.
-   */
+  /** The other instances heard on the channel within 2 × degradedTtl, by instance id, with when each was last heard. */
   peers(): { readonly instance: string; readonly heardAt: number }[] {
-    return [...this.state.peers].map(([instance, heardAt]) => ({ instance, heardAt })).sort((a, b) => (a.instance < b.instance ? -1 : 1));
+    return peersOf(this.state);
   }
 
   /** The whole state as plain data; `replay(events)` equals it for the events this cache emitted. */
@@ -245,11 +245,9 @@ export class Cache<V> {
   }
 
   /**
-   * Delivers queued invalidations within `closeTimeout`, unsubscribes from the
-   * transport (which stays open: its creator closes it) and stops the cache;
-   * later calls throw CacheClosedError. Loads in flight still answer their
-   * callers. Rejects with UndeliveredInvalidationsError, naming the keys, when
-   * some could not be delivered in time (the cache is closed all the same).
+   * Delivers queued invalidations within `closeTimeout`, unsubscribes from the transport (which stays open: its creator
+   * closes it) and stops the cache; later calls throw CacheClosedError. Loads in flight still answer their callers.
+   * Rejects with UndeliveredInvalidationsError, naming the keys, when some could not be delivered in time (closed all the same).
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -292,21 +290,24 @@ export class Cache<V> {
     this.verifyIn = (this.verifier as Verifier<V>).sample(key, value, loader, sync);
   }
 
-  /** A read through `decide`. `fresh`: the hot path found a fresh entry at the hit clock's time, which the command then carries. */
+  /** A read through `decide`. `fresh`: the hot path found a fresh entry at the hit clock's time, which the command then carries (a refresh-ahead reload keeps the read's tags). */
   private read(key: string, loader: Loader<V> | SyncLoader<V>, options: EntryOptions | undefined, sync: boolean, fresh: boolean): Reply<V> {
     const ttl = fresh && this.options.refreshAhead === 0 ? 0 : this.ttlOf(options);
     this.loader = loader;
+    this.loadTags = fresh && this.options.refreshAhead === 0 ? undefined : this.checks.tags(options);
     try {
       return this.dispatch({ type: 'read', key, at: fresh ? this.clock.now() : this.clock.exact(), ttl, sync, ...perCallWindow(options) });
     } finally {
       this.loader = undefined;
+      this.loadTags = undefined;
     }
   }
 
   /** One command: decide, apply the events, run the effects. */
   private dispatch(command: Command<V>): Reply<V> {
     const sizeOf = this.options.sizeOf;
-    const decision = decide(this.state, sizeOf === undefined ? command : withSize(command, sizeOf, this.name));
+    const sized = sizeOf === undefined ? command : withSize(command, sizeOf, this.name);
+    const decision = decide(this.state, withCheckedTags(sized, this.name, this.options.messageLimits.maxKeyLength));
     this.apply(decision.events);
     return decision.effects.length === 0 ? undefined : this.run(decision.effects);
   }
@@ -334,7 +335,7 @@ export class Cache<V> {
           const loader = this.loader;
           this.loader = undefined;
           // A background load leaves the reply as decided (the value served).
-          reply = this.loads.run(effect, loader, findLoad(this.state, effect.key, effect.loadId)?.ttl ?? this.options.ttl) ?? reply;
+          reply = this.loads.run(effect, loader, findLoad(this.state, effect.key, effect.loadId)?.ttl ?? this.options.ttl, this.loadTags) ?? reply;
           break;
         }
         case 'join-load':
@@ -381,11 +382,17 @@ export class Cache<V> {
     return reply;
   }
 
-  /** Dispatches an invalidation (asking for confirmations when `options` say so); resolves once it is sent (and confirmed). */
-  private invalidation(command: InvalidateCommand, options: InvalidateOptions | undefined): Promise<void> {
-    const ackTimeout = ackTimeoutOf(options, this.options.invalidateTimeout);
-    const reply = this.dispatch(ackTimeout === undefined ? command : { ...command, ackTimeout });
-    return reply?.kind === 'sent' ? reply.promise : Promise.resolve();
+  /** Dispatches an invalidation (asking for confirmations when `options` say so); resolves once it is sent (and confirmed); rejects when closed or `make` refuses an argument. */
+  private invalidation(make: () => InvalidateCommand, options?: InvalidateOptions): Promise<void> {
+    try {
+      this.assertOpen();
+      const command = make();
+      const ackTimeout = ackTimeoutOf(options, this.options.invalidateTimeout);
+      const reply = this.dispatch(ackTimeout === undefined || (command.scope !== 'key' && command.scope !== 'all') ? command : { ...command, ackTimeout });
+      return reply?.kind === 'sent' ? reply.promise : Promise.resolve();
+    } catch (error) {
+      return rejected(error);
+    }
   }
 
   /** The ttl of a value about to be stored or loaded, jittered here: randomness is the shell's, and the events carry what it decided. */
@@ -400,13 +407,7 @@ export class Cache<V> {
     if (typeof loader !== 'function') throw new TypeError(`cache "${this.name}": loader must be a function`);
   }
 
-  /** A key no message could carry would never reach the other instances: refused before anything happens. */
-  private assertPublishable(key: string): void {
-    const { maxKeyLength } = this.options.messageLimits;
-    if (this.coherence !== undefined && key.length > maxKeyLength) {
-      throw new CacheKeyError(this.name, `a ${key.length}-character key cannot be invalidated on other instances: messageLimits.maxKeyLength is ${maxKeyLength}`);
-    }
-  }
+
 
   private assertOpen(): void {
     if (this.closed) throw new CacheClosedError(this.name);

@@ -20,12 +20,19 @@ export interface LoadContext {
   ttl: number;
   /** How long past that ttl its value may be served when a later load fails, in ms: set it to decide. */
   staleIfError: number;
+  /**
+   * The loaded value's tags: the read's `{ tags }` to begin with; set or push
+   * to tag what was loaded. If one of them is invalidated while the load
+   * runs, its value is not stored (its callers still get it).
+   */
+  tags: string[];
 }
 
 /** What a loader's context starts with. */
 export interface LoadDefaults {
   readonly ttl: number;
   readonly staleIfError: number;
+  readonly tags?: readonly string[] | undefined;
 }
 
 export type Loader<V> = (key: string, context: LoadContext) => V | PromiseLike<V>;
@@ -62,9 +69,9 @@ export class LoadRunner<V> {
    * sync load's decided value, an async load's callers' promise, nothing for a
    * background load (the read was answered already).
    */
-  run(effect: EffectOf<'start-load', V>, loader: Loader<V> | SyncLoader<V> | undefined, ttl: number): Reply<V> {
-    if (effect.sync) return { kind: 'value', value: this.runSync(effect.key, effect.loadId, loader as SyncLoader<V>) };
-    const promise = this.start(effect.key, effect.loadId, loader as Loader<V>, { ttl, staleIfError: this.host.staleIfError }, effect.background);
+  run(effect: EffectOf<'start-load', V>, loader: Loader<V> | SyncLoader<V> | undefined, ttl: number, tags: readonly string[] | undefined): Reply<V> {
+    if (effect.sync) return { kind: 'value', value: this.runSync(effect.key, effect.loadId, loader as SyncLoader<V>, tags) };
+    const promise = this.start(effect.key, effect.loadId, loader as Loader<V>, { ttl, staleIfError: this.host.staleIfError, tags }, effect.background);
     return promise === undefined ? undefined : { kind: 'promise', promise };
   }
 
@@ -78,7 +85,7 @@ export class LoadRunner<V> {
     const flight = this.flight(loadId, key);
     const promise = background ? undefined : this.callers(flight);
     const abort = (flight.abort = new AbortController());
-    const context: LoadContext = { signal: abort.signal, ttl: defaults.ttl, staleIfError: defaults.staleIfError };
+    const context: LoadContext = { signal: abort.signal, ttl: defaults.ttl, staleIfError: defaults.staleIfError, tags: defaults.tags === undefined ? [] : [...defaults.tags] };
     let pending: V | PromiseLike<V>;
     try {
       pending = this.host.trace.runLoader(loadId, () => loader(key, context));
@@ -95,7 +102,7 @@ export class LoadRunner<V> {
 
   /** A loader's value, with what it set on its context when it changed anything (checked: a bad ttl fails the load). */
   private decided(key: string, loadId: number, value: V, context: LoadContext, defaults: LoadDefaults): void {
-    if (context.ttl === defaults.ttl && context.staleIfError === defaults.staleIfError) return this.succeeded(key, loadId, value);
+    if (context.ttl === defaults.ttl && context.staleIfError === defaults.staleIfError) return this.succeeded(key, loadId, value, context.tags);
     let own: { ttl: number; staleIfError: number };
     try {
       own = loaderDecisions(this.host.cacheName, context.ttl, context.staleIfError);
@@ -104,12 +111,12 @@ export class LoadRunner<V> {
     }
     const ttl = own.ttl === defaults.ttl ? {} : { ttl: own.ttl };
     const staleIfError = own.staleIfError === defaults.staleIfError ? {} : { staleIfError: own.staleIfError };
-    this.host.dispatch({ type: 'load.settled', at: this.host.now(), key, loadId, outcome: 'ok', value, ...ttl, ...staleIfError });
+    this.host.dispatch({ type: 'load.settled', at: this.host.now(), key, loadId, outcome: 'ok', value, ...ttl, ...staleIfError, ...tagged(context.tags) });
     this.retire(loadId);
   }
 
   /** Calls a synchronous loader as load `loadId` and returns what was decided for its caller (or throws it). */
-  runSync(key: string, loadId: number, loader: SyncLoader<V>): V {
+  runSync(key: string, loadId: number, loader: SyncLoader<V>, tags?: readonly string[]): V {
     const flight = this.flight(loadId, key);
     let value: V;
     try {
@@ -123,7 +130,7 @@ export class LoadRunner<V> {
       this.failed(key, loadId, error);
       return this.answerSync(flight);
     }
-    this.succeeded(key, loadId, value);
+    this.succeeded(key, loadId, value, tags);
     return this.answerSync(flight);
   }
 
@@ -160,8 +167,8 @@ export class LoadRunner<V> {
     flight?.abort?.abort(new LoadTimeoutError(this.host.cacheName, flight.key, afterMs));
   }
 
-  private succeeded(key: string, loadId: number, value: V): void {
-    this.host.dispatch({ type: 'load.settled', at: this.host.now(), key, loadId, outcome: 'ok', value });
+  private succeeded(key: string, loadId: number, value: V, tags: readonly string[] | undefined): void {
+    this.host.dispatch({ type: 'load.settled', at: this.host.now(), key, loadId, outcome: 'ok', value, ...tagged(tags) });
     this.retire(loadId);
   }
 
@@ -204,6 +211,11 @@ function clearFlightTimer<V>(flight: Flight<V>): void {
   if (flight.timer === undefined) return;
   clearTimeout(flight.timer);
   flight.timer = undefined;
+}
+
+/** `{ tags }` when there are any (a copy: the loader may still hold its context's array). */
+function tagged(tags: readonly string[] | undefined): { tags?: readonly string[] } {
+  return tags === undefined || tags.length === 0 ? {} : { tags: [...tags] };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -85,7 +85,7 @@ export class Verifier<V> {
       if (this.closed) return;
       let loaded: V | PromiseLike<V>;
       try {
-        loaded = sync ? (loader as SyncLoader<V>)(key) : (loader as Loader<V>)(key, { signal: NEVER_ABORTED, ...this.host.loadDefaults });
+        loaded = sync ? (loader as SyncLoader<V>)(key) : (loader as Loader<V>)(key, { signal: NEVER_ABORTED, ...this.host.loadDefaults, tags: [] });
       } catch {
         this.finish(pending, 'error');
         return;

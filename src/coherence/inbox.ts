@@ -7,7 +7,7 @@
 import type { DecodedMessage, UndecodableMessage } from '../core/commands.ts';
 import type { RemoteSource } from '../core/events.ts';
 import { decodeLegacy } from '../protocol/legacy.ts';
-import { decodeMessage, type ProtocolLimits, type Secret } from '../protocol/message.ts';
+import { decodeMessage, itemsOf, type ProtocolLimits, type Secret } from '../protocol/message.ts';
 
 export interface InboxSettings {
   readonly cacheName: string;
@@ -29,7 +29,7 @@ export function readPayload(payload: string, legacy: boolean, settings: InboxSet
     message.traceparent === undefined
       ? { instance: message.origin, sentAt: message.sentAt }
       : { instance: message.origin, sentAt: message.sentAt, traceparent: message.traceparent };
-  const keys = message.op === 'del' ? message.keys : NO_KEYS;
+  const keys = itemsOf(message) ?? NO_KEYS;
   // Only a request for confirmation or a confirmation carries `ack`: one field check for the others.
   if (message.op === 'beat' || message.ack === undefined) return { ok: true, cache: message.cache, op: message.op, legacy: false, keys, remote };
   if (message.op === 'ack') return { ok: true, cache: message.cache, op: 'ack', legacy: false, keys, remote, ack: message.ack, to: message.to };

@@ -18,6 +18,7 @@ import { ProtocolEncodeError, type ProtocolLimits, type Secret } from '../protoc
 import { MessageWriter } from '../protocol/writer.ts';
 import type { Transport } from '../transports/transport.ts';
 import { AwaitedEchoes } from './echoes.ts';
+import { addScoped, encodeScoped, needsClear, type ScopedBatch } from './scoped-batch.ts';
 
 export interface OutboxSettings {
   readonly transport: Transport;
@@ -48,6 +49,8 @@ export interface OutboxHost<V> {
 interface Batch {
   readonly keys: Set<string>;
   clear: boolean;
+  /** Soft invalidations, tags and namespaces, once one is made. */
+  scoped: ScopedBatch | undefined;
   /** When its first invalidation was made: its deadline counts from then. */
   readonly madeAt: number;
   /** Its callers' promise; settled when a send carrying it is accepted, or at its deadline. */
@@ -89,7 +92,7 @@ export class Outbox<V> {
    */
   publish(effect: EffectOf<'publish'>): Promise<void> {
     if (this.pending === undefined) {
-      this.pending = { keys: new Set(), clear: false, madeAt: this.host.now(), settle: Promise.withResolvers<void>(), deadline: undefined };
+      this.pending = { keys: new Set(), clear: false, scoped: undefined, madeAt: this.host.now(), settle: Promise.withResolvers<void>(), deadline: undefined };
       // Everything invalidated in this tick goes out as one message.
       void afterThisTick(this.flush);
     }
@@ -98,8 +101,10 @@ export class Outbox<V> {
     if (effect.scope === 'all') {
       batch.clear = true;
       batch.keys.clear();
+      batch.scoped = undefined;
     } else if (!batch.clear) {
-      batch.keys.add(effect.key);
+      if (effect.scope === 'key' && effect.soft !== true) batch.keys.add(effect.key);
+      else batch.scoped = addScoped(batch.scoped, effect);
     }
     return (batch.settle as PromiseWithResolvers<void>).promise;
   }
@@ -194,13 +199,13 @@ export class Outbox<V> {
 
   private readonly sendPending = async (): Promise<void> => {
     try {
-      const batch: Batch = this.pending ?? { keys: new Set<string>(), clear: false, madeAt: this.host.now(), settle: undefined, deadline: undefined };
+      const batch: Batch = this.pending ?? { keys: new Set<string>(), clear: false, scoped: undefined, madeAt: this.host.now(), settle: undefined, deadline: undefined };
       this.pending = undefined;
       const queue = this.host.retryQueue;
       if (queue.clear) batch.clear = true;
       if (batch.clear) batch.keys.clear();
       else for (const key of queue.keys) batch.keys.add(key);
-      if (batch.clear || batch.keys.size > 0) await this.send(batch, this.carriedBy(batch));
+      if (batch.clear || batch.keys.size > 0 || batch.scoped !== undefined) await this.send(batch, this.carriedBy(batch));
     } finally {
       this.flushes--;
     }
@@ -212,6 +217,7 @@ export class Outbox<V> {
     let clear = batch.clear;
     let keys: string[] = clear ? [] : [...batch.keys];
     let payloads: { v1: string[]; legacy: string[]; clear: boolean } | undefined;
+    let scoped: ScopedBatch | undefined;
     let errorName: string | undefined;
     // Taken now: a request made while this send is on its way needs a later send.
     const ack = this.owedAck;
@@ -221,6 +227,14 @@ export class Outbox<V> {
       if (payloads.clear) {
         clear = true;
         keys = [];
+      } else if (batch.scoped !== undefined) {
+        scoped = batch.scoped;
+        payloads.v1.push(...encodeScoped(scoped, this.writer, settings.limits, host.now(), traceparent));
+        // The original format names keys only: a tag or a namespace is a clear to it, an expire a delete.
+        if (settings.legacyChannel !== undefined) {
+          const origin = host.instanceId;
+          payloads.legacy.push(...encodeLegacy(needsClear(scoped) ? { op: 'clear', origin } : { op: 'del', keys: [...scoped.expire], origin }, settings.limits));
+        }
       }
       if (ack !== 0) this.askForAcks(payloads, keys, ack, traceparent);
       const sent = settings.transport.publish(settings.channel, payloads.v1);
@@ -238,6 +252,15 @@ export class Outbox<V> {
       if (ack > this.owedAck) this.owedAck = ack;
     }
     const messages = errorName === undefined && payloads !== undefined ? payloads.v1.length : 0;
+    if (scoped !== undefined) {
+      // What the retry queue can hold of it (see scoped-batch.ts).
+      if (errorName !== undefined && needsClear(scoped)) {
+        clear = true;
+        keys = [];
+      } else {
+        keys.push(...scoped.expire);
+      }
+    }
     // Registered before the failure is decided on, so no later send can miss it.
     if (errorName !== undefined) this.awaitRetry(batch);
     host.dispatch({ type: 'publish.settled', at: host.now(), keys, clear, messages, errorName, traceparent });
@@ -277,6 +300,9 @@ export class Outbox<V> {
     let v1: string[];
     if (sendable === undefined) {
       v1 = [writer.clear(sentAt, traceparent)];
+    } else if (sendable.length === 0) {
+      // Only soft, tag or namespace invalidations this tick.
+      v1 = [];
     } else if (sendable.length <= limits.maxKeysPerMessage) {
       // The common batch fits one message: no chunking.
       v1 = encodeFitting(sendable, writer, sentAt, traceparent);
@@ -287,7 +313,7 @@ export class Outbox<V> {
       }
     }
     const legacy =
-      settings.legacyChannel === undefined
+      settings.legacyChannel === undefined || sendable?.length === 0
         ? []
         : encodeLegacy(sendable === undefined ? { op: 'clear', origin: host.instanceId } : { op: 'del', keys: sendable, origin: host.instanceId }, settings.limits);
     return { v1, legacy, clear: sendable === undefined };

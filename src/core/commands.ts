@@ -4,7 +4,7 @@
  * answers each with events (what happened) and effects (what the shell must
  * do). Each command carries its time: `decide` reads no clock.
  */
-import type { LinkReason, LogPosition, MessageRejectReason, RemoteSource } from './events.ts';
+import type { LinkReason, LogPosition, MessageOp, MessageRejectReason, RemoteSource } from './events.ts';
 import type { CoherenceCheckCommand } from './coherence-commands.ts';
 
 /** A read (`get`, or `getSync` when `sync`) that the hit fast path did not answer. */
@@ -30,11 +30,18 @@ export interface SetCommand<V> {
   readonly size?: number;
   /** The per-call window (absent: the cache's). */
   readonly staleWhileRevalidate?: number;
+  readonly tags?: readonly string[];
 }
 
-/** `invalidate(key)` or `invalidateAll()` on this instance; `ackTimeout` with `{ ack: 'all' }`. */
+/**
+ * `invalidate(key)`, `invalidateAll()`, `invalidateTag(tag)`, a namespace's
+ * `invalidateAll()` (scope `prefix`), or with `soft`, `expire(key)` and
+ * `expireTag(tag)`, on this instance; `ackTimeout` with `{ ack: 'all' }`.
+ */
 export type InvalidateCommand =
-  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'key'; readonly key: string; readonly ackTimeout?: number }
+  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'key'; readonly key: string; readonly soft?: boolean; readonly ackTimeout?: number }
+  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'tag'; readonly tag: string; readonly soft?: boolean }
+  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'prefix'; readonly prefix: string }
   | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'all'; readonly ackTimeout?: number };
 
 /** `clear()`: forget everything locally, tell nobody. */
@@ -47,10 +54,10 @@ export interface ClearCommand {
 export interface DecodedMessage {
   readonly ok: true;
   readonly cache: string;
-  readonly op: 'del' | 'clear' | 'beat' | 'ack';
+  readonly op: MessageOp | 'beat' | 'ack';
   /** The original module's format (from the legacy channel): no timestamp, no signature. */
   readonly legacy: boolean;
-  /** Empty for a clear and a beat. */
+  /** What the op names: keys (del, expire), tags (tag, expire-tag) or key prefixes (prefix); empty for a clear and a beat. */
   readonly keys: readonly string[];
   readonly remote: RemoteSource;
   /** A del or clear: the publisher's request for confirmation; an ack: the request it confirms (and those before it). */
@@ -124,6 +131,8 @@ export type LoadSettledCommand<V> =
       /** The loader set `ctx.ttl` / `ctx.staleIfError`: the value is stored with these. */
       readonly ttl?: number;
       readonly staleIfError?: number;
+      /** The value's tags (the read's `{ tags }`, or what the loader set in `ctx.tags`). */
+      readonly tags?: readonly string[];
     }
   | {
       readonly type: 'load.settled';

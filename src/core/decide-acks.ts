@@ -22,7 +22,7 @@ export function requestAcks<V>(state: CacheState<V>, decision: Decision<V>, scop
   const requested: CacheEvent<V> =
     key === undefined ? { type: 'ack.requested', at, requestId, scope, peers, timeoutMs } : { type: 'ack.requested', at, requestId, scope, key, peers, timeoutMs };
   const events: CacheEvent<V>[] = [...decision.events, requested];
-  const effects: Effect<V>[] = decision.effects.map((effect) => (effect.type === 'publish' ? { ...effect, ack: requestId } : effect));
+  const effects: Effect<V>[] = decision.effects.map((effect) => (effect.type === 'publish' && (effect.scope === 'key' || effect.scope === 'all') ? { ...effect, ack: requestId } : effect));
   effects.push({ type: 'arm-ack-timeout', requestId, afterMs: timeoutMs, key });
   if (peers.length === 0) {
     // Nobody to wait for: done once the message is accepted (the caller also waits for that).

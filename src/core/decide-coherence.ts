@@ -8,6 +8,7 @@
  * succeed).
  */
 import type { AbandonCommand, BeatCommand, LinkCommand, PublishSettledCommand, ReceiveCommand, ReceivedPosition, RetryCommand } from './commands.ts';
+import { remoteInvalidations } from './decide-invalidate.ts';
 import { afterConnect, gapAt, rejoinAfterGap, startRepair, withGapCheck, withPosition } from './decide-repair.ts';
 import { decideAck } from './decide-acks.ts';
 import { nothing, type Decision } from './decision.ts';
@@ -42,11 +43,7 @@ export function decideReceive<V>(state: CacheState<V>, command: ReceiveCommand):
   // Peers are known by their heartbeats; an invalidation adds no event for that (it is on the path the bound is measured on).
   const received: MessageReceivedEvent = { type: 'message.received', at, channel: command.channel, format: message.legacy ? 'legacy' : 'v1', op: message.op, keys: message.keys.length, remote };
   const events: CacheEvent<V>[] = [position === undefined ? received : { ...received, position: { epoch: position.epoch, seq: position.seq } }];
-  if (message.op === 'clear') {
-    events.push({ type: 'invalidated', scope: 'all', at, origin: 'remote', reason: 'explicit', remote });
-  } else {
-    for (const key of message.keys) events.push({ type: 'invalidated', scope: 'key', key, at, origin: 'remote', reason: 'explicit', remote });
-  }
+  remoteInvalidations(message, at, 'remote', 'explicit', remote, false, events);
   // Asked to confirm: once these events are folded, the key is dropped here.
   const effects: Effect<V>[] = message.ack === undefined ? [] : [{ type: 'send-ack', ack: message.ack, to: remote.instance }];
   const checked = position === undefined ? { events, effects } : withGapCheck(state, at, position, { events, effects });

@@ -20,11 +20,13 @@ export function decideLoadSettled<V>(state: CacheState<V>, command: LoadSettledC
   const durationMs = at - load.startedAt;
   if (command.outcome === 'ok') {
     const events: CacheEvent<V>[] = [{ type: 'loaded', key, at, loadId, outcome: 'ok', durationMs, waiters, servedStale: false }];
-    if (load.fencedBy === undefined) {
+    // A tag it settles with may have been invalidated since it began (tags.fences).
+    const fencedBy = load.fencedBy ?? (state.tags.fences(loadId, command.tags) ? 'invalidated' : undefined);
+    if (fencedBy === undefined) {
       // The loader may have set ctx.ttl / ctx.staleIfError; the per-call window came with the read.
       const own = { staleIfError: command.staleIfError, staleWhileRevalidate: load.staleWhileRevalidate };
-      events.push(...storeEvents(state, key, command.value, command.ttl ?? load.ttl, at, load.startedAt, 'load', command.size, own));
-    } else events.push({ type: 'load.discarded', key, at, loadId, reason: load.fencedBy });
+      events.push(...storeEvents(state, key, command.value, command.ttl ?? load.ttl, at, load.startedAt, 'load', command.size, own, command.tags));
+    } else events.push({ type: 'load.discarded', key, at, loadId, reason: fencedBy });
     const effects: Effect<V>[] = load.timedOut ? [] : [{ type: 'settle-load', loadId, result: { kind: 'value', value: command.value } }];
     return { events, effects };
   }

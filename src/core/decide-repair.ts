@@ -11,6 +11,7 @@ import type { DecodedMessage, EchoCommand, LogReadCommand, ReceivedPosition, Und
 import { nothing, type Decision } from './decision.ts';
 import type { Effect } from './effects.ts';
 import type { CacheEvent, FullResyncCause, LinkReason, LogPosition, RepairReason } from './events.ts';
+import { remoteInvalidations } from './decide-invalidate.ts';
 import type { CacheState } from './state.ts';
 
 /** What a received position says about the log: nothing missed, or why a repair must read it. */
@@ -119,15 +120,22 @@ function fullCause<V>(state: CacheState<V>, read: Extract<LogReadCommand, { ok: 
   return undefined;
 }
 
+/**
+ * Applies what the gap missed: keys dropped, and tags and namespaces as their
+ * messages say, but hard: a value soft-invalidated in the gap is dropped, not
+ * kept stale (the gap already used the time the bound allows a stale value).
+ */
 function exactResync<V>(state: CacheState<V>, at: number, head: LogPosition, entries: readonly (DecodedMessage | UndecodableMessage)[]): CacheEvent<V>[] {
   const { name, instanceId } = state.policy;
   const keys = new Set<string>();
+  const scoped: CacheEvent<V>[] = [];
   let clear = false;
   for (const entry of entries) {
     // Its own invalidations were applied when they were made; another cache's are not its business.
     if (!entry.ok || entry.cache !== name || entry.remote.instance === instanceId) continue;
     if (entry.op === 'clear') clear = true;
-    else for (const key of entry.keys) keys.add(key);
+    else if (entry.op === 'del' || entry.op === 'expire') for (const key of entry.keys) keys.add(key);
+    else remoteInvalidations(entry, at, 'remote', 'resync', undefined, true, scoped);
   }
   const events: CacheEvent<V>[] = [];
   let dropped = 0;
@@ -138,13 +146,32 @@ function exactResync<V>(state: CacheState<V>, at: number, head: LogPosition, ent
     const entryTable = state.entries;
     for (const key of keys) {
       const slot = entryTable.slot(key);
-      const live = slot !== undefined && entryTable.isLive(slot);
+      const live = slot !== undefined && entryTable.hasValue(slot);
       if (live) dropped++;
       if (live || state.loads.has(key)) events.push({ type: 'invalidated', scope: 'key', key, at, origin: 'remote', reason: 'resync' });
     }
+    dropped += droppedBy(state, scoped);
+    events.push(...scoped);
   }
-  events.push({ type: 'resynced', at, mode: 'exact', head, missed: entries.length, keys: keys.size, dropped, kept: state.entries.liveCount - dropped });
+  events.push({ type: 'resynced', at, mode: 'exact', head, missed: entries.length, keys: keys.size + scoped.length, dropped, kept: state.entries.liveCount - dropped });
   return events;
+}
+
+/** The values tag and namespace invalidations will drop (a key the gap also named by itself counts twice). */
+function droppedBy<V>(state: CacheState<V>, events: readonly CacheEvent<V>[]): number {
+  const entries = state.entries;
+  const keys = new Set<string>();
+  for (const event of events) {
+    if (event.type !== 'invalidated') continue;
+    const named = event.scope === 'tag' ? state.tags.keysOf(event.tag) : event.scope === 'prefix' ? entries.keysWithPrefix(event.prefix) : [];
+    for (const key of named) keys.add(key);
+  }
+  let dropped = 0;
+  for (const key of keys) {
+    const slot = entries.slot(key);
+    if (slot !== undefined && entries.hasValue(slot)) dropped++;
+  }
+  return dropped;
 }
 
 /** Everything cached or loading may have missed an invalidation: all of it goes. */

@@ -5,9 +5,10 @@
  * Reads, writes and local invalidations are decided here; settled loads in
  * decide-loads.ts; the link, messages and publishes in decide-coherence.ts.
  */
-import type { ClearCommand, Command, InvalidateCommand, ReadCommand, SetCommand } from './commands.ts';
+import type { ClearCommand, Command, ReadCommand, SetCommand } from './commands.ts';
 import { decideAbandon, decideBeat, decideLink, decidePublishSettled, decideReceive, decideRetry } from './decide-coherence.ts';
-import { completeWithLostPeers, decideAckTimeout, decideVerify, requestAcks } from './decide-acks.ts';
+import { completeWithLostPeers, decideAckTimeout, decideVerify } from './decide-acks.ts';
+import { decideInvalidate } from './decide-invalidate.ts';
 import { decideLoadSettled, decideLoadTimeout } from './decide-loads.ts';
 import { decideHit, decideStaleRead, staleFor } from './decide-stale.ts';
 import { decideEcho, decideLogRead } from './decide-repair.ts';
@@ -74,10 +75,11 @@ function decideRead<V>(state: CacheState<V>, command: ReadCommand): Decision<V> 
   const existing = entries.slot(key);
   let reason: MissReason = 'absent';
   if (existing !== undefined) {
-    if (!entries.isLive(existing)) {
+    if (!entries.hasValue(existing)) {
       reason = 'invalidated';
     } else {
-      const stale = decideStaleRead(state, command, existing);
+      // A value made stale by expire waits for its load: only a failed one may serve it (staleIfError).
+      const stale = entries.isStale(existing) ? undefined : decideStaleRead(state, command, existing);
       if (stale !== undefined) return stale;
       reason = 'expired';
       if (entries.expiresAt(existing) + staleFor(state, existing) <= at) events.push({ type: 'expired', key, at });
@@ -100,21 +102,7 @@ function decideRead<V>(state: CacheState<V>, command: ReadCommand): Decision<V> 
 
 function decideSet<V>(state: CacheState<V>, command: SetCommand<V>): Decision<V> {
   const own = { staleWhileRevalidate: command.staleWhileRevalidate };
-  return { events: storeEvents(state, command.key, command.value, command.ttl, command.at, command.at, 'set', command.size, own), effects: [] };
-}
-
-/** Drops the key (or everything) here, fences its loads, and tells the peers when there are any. */
-function decideInvalidate<V>(state: CacheState<V>, command: InvalidateCommand): Decision<V> {
-  const { at } = command;
-  const event: CacheEvent<V> =
-    command.scope === 'key'
-      ? { type: 'invalidated', scope: 'key', key: command.key, at, origin: 'local', reason: 'explicit' }
-      : { type: 'invalidated', scope: 'all', at, origin: 'local', reason: 'explicit' };
-  if (state.link === 'local') return { events: [event], effects: [] };
-  const publish: Effect<V> = command.scope === 'key' ? { type: 'publish', scope: 'key', key: command.key } : { type: 'publish', scope: 'all' };
-  const decision: Decision<V> = { events: [event], effects: [publish] };
-  if (command.ackTimeout === undefined) return decision;
-  return requestAcks(state, decision, command.scope, command.scope === 'key' ? command.key : undefined, at, command.ackTimeout);
+  return { events: storeEvents(state, command.key, command.value, command.ttl, command.at, command.at, 'set', command.size, own, command.tags), effects: [] };
 }
 
 function decideClear<V>(command: ClearCommand): Decision<V> {

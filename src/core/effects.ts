@@ -19,7 +19,9 @@ export type Effect<V> =
   /** Fire a `load.timeout` command for `loadId` after `afterMs`. */
   | { readonly type: 'arm-load-timeout'; readonly key: string; readonly loadId: number; readonly afterMs: number }
   /** Tell the other instances (coalesced with this tick's other publishes); `ack`: ask them to confirm this request. */
-  | { readonly type: 'publish'; readonly scope: 'key'; readonly key: string; readonly ack?: number }
+  | { readonly type: 'publish'; readonly scope: 'key'; readonly key: string; readonly soft?: boolean; readonly ack?: number }
+  | { readonly type: 'publish'; readonly scope: 'tag'; readonly tag: string; readonly soft?: boolean; readonly ack?: never }
+  | { readonly type: 'publish'; readonly scope: 'prefix'; readonly prefix: string; readonly ack?: never }
   | { readonly type: 'publish'; readonly scope: 'all'; readonly ack?: number }
   /** Confirm to instance `to` that its messages up to request `ack` were applied. */
   | { readonly type: 'send-ack'; readonly ack: number; readonly to: string }

@@ -18,9 +18,15 @@ import { SlotTimes, type EntryTimes } from './slot-times.ts';
 const NIL = -1;
 const INITIAL_SLOTS = 1024;
 
-/** Slot status: a live entry holds its value; an invalidated one keeps its key (for the miss reason) but not its value. */
+/**
+ * Slot status: a live entry holds its value; an invalidated one keeps its key
+ * (for the miss reason) but not its value; a stale one (soft invalidation)
+ * keeps its value for stale-if-error but is never fresh, whatever its expiry
+ * and the hit path's clock say.
+ */
 const LIVE = 0;
 const INVALIDATED = 1;
+const STALE = 2;
 
 export class EntryTable<V> {
   private readonly slotOf = new Map<string, number>();
@@ -67,8 +73,19 @@ export class EntryTable<V> {
     return this.slotOf.get(key);
   }
 
+  /** Holds a value that may be fresh (not invalidated, not made stale). */
   isLive(slot: number): boolean {
     return this.status[slot] === LIVE;
+  }
+
+  /** Holds a value, fresh or not (live or stale). */
+  hasValue(slot: number): boolean {
+    return this.status[slot] !== INVALIDATED;
+  }
+
+  /** Made stale by a soft invalidation: kept only for stale-if-error. */
+  isStale(slot: number): boolean {
+    return this.status[slot] === STALE;
   }
 
   value(slot: number): V {
@@ -192,7 +209,7 @@ export class EntryTable<V> {
   invalidate(key: string): void {
     const slot = this.slotOf.get(key);
     if (slot === undefined) return;
-    if (this.status[slot] === LIVE) {
+    if (this.status[slot] !== INVALIDATED) {
       this.values[slot] = undefined;
       this.status[slot] = INVALIDATED;
       this.invalidatedSlots++;
@@ -203,6 +220,26 @@ export class EntryTable<V> {
       this.unlink(slot);
       this.linkAtHead(slot);
     }
+  }
+
+  /**
+   * A soft invalidation: the value stops being fresh now but is kept (its
+   * expiry moves to `at` at the latest, so stale-if-error counts from there).
+   */
+  expire(key: string, at: number): void {
+    const slot = this.slotOf.get(key);
+    if (slot === undefined || this.status[slot] === INVALIDATED) return;
+    this.status[slot] = STALE;
+    if ((this.expiry[slot] as number) > at) this.expiry[slot] = at;
+    const uncapped = this.uncapped;
+    if (uncapped !== undefined && (uncapped[slot] as number) > at) uncapped[slot] = at;
+  }
+
+  /** The keys that start with `prefix` (a namespace), by a scan: a namespace's invalidateAll is as rare as invalidateAll. */
+  keysWithPrefix(prefix: string): string[] {
+    const keys: string[] = [];
+    for (const key of this.slotOf.keys()) if (key.startsWith(prefix)) keys.push(key);
+    return keys;
   }
 
   invalidateAll(): void {
@@ -240,7 +277,7 @@ export class EntryTable<V> {
     const slot = this.slotOf.get(key);
     if (slot === undefined) return;
     const visited = this.visited;
-    if (visited !== undefined && this.status[slot] === LIVE) {
+    if (visited !== undefined && this.status[slot] !== INVALIDATED) {
       let at = this.hand === NIL ? this.head : this.hand;
       // Bounded: one round clears every mark, so a second reaches the victim unmarked.
       for (let steps = 2 * this.slotsInUse; !(at === slot && visited[at] === 0) && at !== NIL && steps > 0; steps--) {
@@ -283,14 +320,15 @@ export class EntryTable<V> {
   }
 
   /** Walks entries from least to most recently used (SIEVE: oldest first), with the size and mark where they are kept. */
-  *walk(): Generator<{ key: string; live: boolean; value: V | undefined; expiresAt: number; size?: number; visited?: boolean } & EntryTimes> {
+  *walk(): Generator<{ key: string; live: boolean; value: V | undefined; expiresAt: number; stale?: true; size?: number; visited?: boolean } & EntryTimes> {
     for (let slot = this.head; slot !== NIL; slot = this.next[slot] as number) {
-      const live = this.status[slot] === LIVE;
+      const live = this.status[slot] !== INVALIDATED;
       yield {
         key: this.keys[slot] as string,
         live,
         value: live ? (this.values[slot]) : undefined,
         expiresAt: this.expiry[slot] as number,
+        ...(this.status[slot] === STALE ? { stale: true as const } : {}),
         ...(this.sizes === undefined ? {} : { size: this.sizes[slot] as number }),
         ...(this.visited === undefined ? {} : { visited: this.visited[slot] === 1 }),
         ...(this.times === undefined || !live ? {} : this.times.shown(slot)),

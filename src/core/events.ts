@@ -10,22 +10,13 @@
 import type { LogAdvancedEvent, LogPosition, RepairFailedEvent, RepairStartedEvent, ResyncedEvent } from './log-events.ts';
 import type { CoherenceCheckEvent } from './coherence-events.ts';
 import type { LoadReason, StaleServedEvent } from './stale-events.ts';
+import type { InvalidatedEvent, MessageOp, RemoteSource } from './invalidation-events.ts';
 
 export type * from './coherence-events.ts';
+export type * from './invalidation-events.ts';
 
 /** Why a read missed. */
 export type MissReason = 'absent' | 'expired' | 'invalidated';
-
-/** Who caused an invalidation: this instance, or another one through the transport. */
-export type InvalidationOrigin = 'local' | 'remote';
-
-/**
- * Why an invalidation happened.
- * - `explicit`: `invalidate()` / `invalidateAll()` (here or on the remote publisher).
- * - `resync`: the transport came back after a gap in which messages may have been lost.
- * - `overflow`: the publish retry queue overflowed, so one `clear` replaced its keys.
- */
-export type InvalidationReason = 'explicit' | 'resync' | 'overflow';
 
 /** A read that found a fresh entry. The hot path folds it without allocating when nobody listens to hits. */
 export interface HitEvent {
@@ -133,6 +124,8 @@ export interface StoredEvent<V = unknown> {
   readonly staleIfError?: number;
   /** Its own stale-while-revalidate window (set per call), when it differs from the cache's. */
   readonly staleWhileRevalidate?: number;
+  /** Its tags (`{ tags }`, or the loader's `ctx.tags`), when it has any: the fold indexes them. */
+  readonly tags?: readonly string[];
 }
 
 /**
@@ -173,38 +166,6 @@ export interface EvictedEvent {
   readonly at: number;
   readonly reason: EvictionReason;
 }
-
-/** Details of an invalidation that came from another instance. */
-export interface RemoteSource {
-  /** Instance id of the publisher. */
-  readonly instance: string;
-  /** The publisher's clock when it sent the message (absent in the legacy format). */
-  readonly sentAt?: number;
-  /** W3C traceparent of the publishing span, when it had one. */
-  readonly traceparent?: string;
-}
-
-interface InvalidatedBase {
-  readonly type: 'invalidated';
-  readonly at: number;
-  readonly origin: InvalidationOrigin;
-  readonly reason: InvalidationReason;
-  /** Present when origin is `remote`. */
-  readonly remote?: RemoteSource;
-}
-
-/** One key's entry (and any load in flight for it) is no longer trusted. */
-export interface KeyInvalidatedEvent extends InvalidatedBase {
-  readonly scope: 'key';
-  readonly key: string;
-}
-
-/** Every entry (and every load in flight) is no longer trusted. */
-export interface AllInvalidatedEvent extends InvalidatedBase {
-  readonly scope: 'all';
-}
-
-export type InvalidatedEvent = KeyInvalidatedEvent | AllInvalidatedEvent;
 
 /** `clear()`: a local reset that forgets every entry and publishes nothing. */
 export interface ClearedEvent {
@@ -317,8 +278,8 @@ export interface MessageReceivedEvent {
   readonly channel: string;
   /** `legacy`: the original module's format, from the legacy channel. */
   readonly format: 'v1' | 'legacy';
-  readonly op: 'del' | 'clear';
-  /** Keys it carried (0 for a clear). */
+  readonly op: MessageOp;
+  /** Keys, tags or prefixes it carried (0 for a clear). */
   readonly keys: number;
   /** Publisher, its clock and trace, shared by the `invalidated` events that follow. */
   readonly remote: RemoteSource;

@@ -4,7 +4,7 @@
  * and, for speed, updates the state it is given in place and returns it: the
  * state belongs to the fold.
  */
-import type { CacheEvent, LogPosition } from './events.ts';
+import type { CacheEvent, InvalidatedEvent, LogPosition } from './events.ts';
 import { evolveAck, forgetLostPeer } from './evolve-acks.ts';
 import { findLoad, initialState, type CacheState, type LoadRecord, type Policy } from './state.ts';
 
@@ -91,34 +91,36 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
       const rest = sameKey.filter((load) => load.loadId !== event.loadId);
       if (rest.length === 0) state.loads.delete(event.key);
       else state.loads.set(event.key, rest);
+      // Tag fences only matter to loads that began before them.
+      if (state.loads.size === 0) state.tags.dropFences();
       return state;
     }
     case 'stored':
       state.entries.put(event.key, event.value, event.expiresAt, event.ttlExpiresAt, event.size, event);
+      // Untagged stores in an untagged cache skip the index altogether.
+      if (event.tags !== undefined || state.tags.size > 0) state.tags.tag(event.key, event.tags);
       fenceLoads(state, event.key, 'superseded');
       return state;
     case 'store.refused':
       // The newer value was not kept, but the older one is overwritten all the same.
       state.entries.remove(event.key);
+      untag(state, event.key);
       fenceLoads(state, event.key, 'superseded');
       return state;
     case 'expired':
       state.entries.remove(event.key);
+      untag(state, event.key);
       return state;
     case 'evicted':
       state.entries.evict(event.key);
+      untag(state, event.key);
       return state;
     case 'invalidated':
-      if (event.scope === 'key') {
-        state.entries.invalidate(event.key);
-        fenceLoads(state, event.key, 'invalidated');
-      } else {
-        state.entries.invalidateAll();
-        fenceLoads(state, undefined, 'invalidated');
-      }
+      applyInvalidated(state, event);
       return state;
     case 'cleared':
       state.entries.clear();
+      state.tags.clear();
       fenceLoads(state, undefined, 'invalidated');
       return state;
     case 'link.changed':
@@ -186,6 +188,48 @@ export function evolve<V>(state: CacheState<V>, event: CacheEvent<V>): CacheStat
     default:
       return assertNever(event);
   }
+}
+
+/** Drops (or, soft, stales) what an invalidation names, and fences the loads that could store it again. */
+function applyInvalidated<V>(state: CacheState<V>, event: InvalidatedEvent): void {
+  const { entries, tags } = state;
+  switch (event.scope) {
+    case 'key':
+      if (event.soft === true) entries.expire(event.key, event.at);
+      else {
+        entries.invalidate(event.key);
+        untag(state, event.key);
+      }
+      fenceLoads(state, event.key, 'invalidated');
+      return;
+    case 'tag':
+      for (const key of tags.keysOf(event.tag)) {
+        if (event.soft === true) entries.expire(key, event.at);
+        else {
+          entries.invalidate(key);
+          tags.untag(key);
+        }
+      }
+      // Loads begun so far may settle carrying the tag.
+      tags.fence(event.tag, state.lastLoadId);
+      return;
+    case 'prefix':
+      for (const key of entries.keysWithPrefix(event.prefix)) {
+        entries.invalidate(key);
+        untag(state, key);
+      }
+      for (const [key, group] of state.loads) if (key.startsWith(event.prefix)) for (const load of group) load.fencedBy ??= 'invalidated';
+      return;
+    case 'all':
+      entries.invalidateAll();
+      tags.clear();
+      fenceLoads(state, undefined, 'invalidated');
+      return;
+  }
+}
+
+function untag<V>(state: CacheState<V>, key: string): void {
+  if (state.tags.size > 0) state.tags.untag(key);
 }
 
 /** Marks the loads of `key` (of every key when undefined) as overtaken; the first reason sticks. */

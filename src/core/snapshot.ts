@@ -14,6 +14,8 @@ export interface EntrySnapshot<V> {
   readonly live: boolean;
   readonly value: V | undefined;
   readonly expiresAt: number;
+  /** Made stale by `expire` / `expireTag`: kept only for stale-if-error. */
+  readonly stale?: true;
   /** What `sizeOf` measured (only with `maxSize`; 0 once invalidated). */
   readonly size?: number;
   /** SIEVE's mark: hit since the hand last passed (only with `eviction: 'sieve'`). */
@@ -66,6 +68,10 @@ export interface CacheSnapshot<V> {
   readonly sieveHand?: string | null;
   /** With `maxSize` (once a value was stored): the sum of the entries' sizes. */
   readonly totalSize?: number;
+  /** Once a tagged value was stored: each tag with the keys whose value carries it, sorted. */
+  readonly tags?: readonly (readonly [tag: string, keys: readonly string[]])[];
+  /** While a load a tag invalidation fenced may settle: each tag with the last load id it fenced. */
+  readonly tagFences?: readonly (readonly [tag: string, throughLoadId: number])[];
 }
 
 /** The settings a replay must share with the cache it replays: those `evolve` reads. */
@@ -94,7 +100,13 @@ export function snapshotOf<V>(state: CacheState<V>): CacheSnapshot<V> {
     ...(state.entries.sized ? { totalSize: state.entries.totalSize } : {}),
     owedAcks: [...state.owedAcks].map(([to, ack]) => ({ to, ack })).sort((a, b) => (a.to < b.to ? -1 : 1)),
     acks: [...state.acks].map(([requestId, wait]) => ({ requestId, awaiting: [...wait.awaiting].sort(), lost: [...wait.lost] })).sort((a, b) => a.requestId - b.requestId),
+    ...tagsOf(state),
   };
+}
+
+function tagsOf<V>(state: CacheState<V>): Pick<CacheSnapshot<V>, 'tags' | 'tagFences'> {
+  const { tags, fences } = state.tags.render();
+  return { ...(tags.length > 0 ? { tags } : {}), ...(fences.length > 0 ? { tagFences: fences } : {}) };
 }
 
 function handKey<V>(state: CacheState<V>): string | null {

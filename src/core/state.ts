@@ -5,6 +5,7 @@
  */
 import { EntryTable } from './entry-table.ts';
 import type { LinkState, LoadReason, RepairReason } from './events.ts';
+import { TagIndex } from './tag-index.ts';
 
 /** A load in flight, as the fold knows it. */
 export interface LoadRecord {
@@ -125,6 +126,8 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
 export interface CacheState<V> {
   readonly policy: Policy;
   readonly entries: EntryTable<V>;
+  /** Which keys carry each tag, and the loads tag invalidations fenced. */
+  readonly tags: TagIndex;
   /** `local`: no transport. Otherwise whether other instances' invalidations reach this one. */
   link: 'local' | LinkState;
   /**
@@ -166,6 +169,7 @@ export function initialState<V>(policy: Policy = DEFAULT_POLICY): CacheState<V> 
   return {
     policy,
     entries: new EntryTable<V>(policy.eviction === 'sieve'),
+    tags: new TagIndex(),
     link: 'local',
     leaseUntil: Infinity,
     degradedSince: undefined,
@@ -200,6 +204,8 @@ export function joinableLoad<V>(state: CacheState<V>, key: string, now: number):
   if (sameKey === undefined) return undefined;
   const newest = sameKey[sameKey.length - 1] as LoadRecord;
   if (newest.fencedBy !== undefined || newest.timedOut || newest.sync) return undefined;
+  // A tag invalidated since it began may be among the tags it will settle with.
+  if (newest.loadId <= state.tags.fencedThrough) return undefined;
   if (Math.max(newest.startedAt, unheardSince(state)) + state.policy.degradedTtl <= now) return undefined;
   return newest;
 }
@@ -224,7 +230,7 @@ export function freshSlot<V>(state: CacheState<V>, key: string, now: number): nu
 }
 
 /**
- * The expired value of `key` still inside its stale-if-error window at `now`,
+ * The expired (or made stale) value of `key` still inside its stale-if-error window at `now`,
  * if any, and only while serving it keeps the bound: a peer's invalidation
  * sent after `unheardSince` may not have reached us, so not past that moment
  * + degradedTtl (a lapsed lease, or a link down for that long).
@@ -233,8 +239,8 @@ export function staleValue<V>(state: CacheState<V>, key: string, now: number): {
   if (now >= unheardSince(state) + state.policy.degradedTtl) return undefined;
   const entries = state.entries;
   const slot = entries.slot(key);
-  if (slot === undefined || !entries.isLive(slot)) return undefined;
+  if (slot === undefined || !entries.hasValue(slot)) return undefined;
   const expiresAt = entries.expiresAt(slot);
   const window = entries.windows(slot).staleIfError ?? state.policy.staleIfError;
-  return expiresAt <= now && now < expiresAt + window ? { value: entries.value(slot) } : undefined;
+  return (expiresAt <= now || entries.isStale(slot)) && now < expiresAt + window ? { value: entries.value(slot) } : undefined;
 }

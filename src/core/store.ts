@@ -26,6 +26,7 @@ export function storeEvents<V>(
   source: StoreSource,
   size: number | undefined,
   own?: { readonly staleIfError?: number | undefined; readonly staleWhileRevalidate?: number | undefined },
+  tags?: readonly string[],
 ): CacheEvent<V>[] {
   const entries = state.entries;
   const { policy } = state;
@@ -50,6 +51,7 @@ export function storeEvents<V>(
     ...(policy.refreshAhead === 0 ? {} : { refreshAt: at + ttl * policy.refreshAhead }),
     ...(own?.staleIfError === undefined || own.staleIfError === policy.staleIfError ? {} : { staleIfError: own.staleIfError }),
     ...(own?.staleWhileRevalidate === undefined || own.staleWhileRevalidate === policy.staleWhileRevalidate ? {} : { staleWhileRevalidate: own.staleWhileRevalidate }),
+    ...(tags === undefined ? {} : { tags }),
   };
   events.push(expiresAt === ttlExpiresAt ? { type: 'stored', key, at, expiresAt, source, value, ...extra } : { type: 'stored', key, at, expiresAt, ttlExpiresAt, source, value, ...extra });
   return events;

@@ -23,7 +23,7 @@ export interface Victim {
 export function victimsFor<V>(entries: EntryTable<V>, needSlot: boolean, needSize: number, keep: number | undefined): Victim[] {
   const chosen: Victim[] = [];
   const head = entries.leastRecentSlot() ?? NIL;
-  if (needSlot && head !== NIL && !entries.isLive(head)) {
+  if (needSlot && head !== NIL && !entries.hasValue(head)) {
     chosen.push({ slot: head, reason: 'tombstone' });
     needSlot = false;
   }
@@ -41,7 +41,7 @@ export function victimsFor<V>(entries: EntryTable<V>, needSlot: boolean, needSiz
 /** Live slots from least to most recently used. */
 function* lruOrder<V>(entries: EntryTable<V>, keep: number | undefined): Generator<number> {
   for (let slot = entries.leastRecentSlot() ?? NIL; slot !== NIL; slot = entries.nextSlot(slot)) {
-    if (slot !== keep && entries.isLive(slot)) yield slot;
+    if (slot !== keep && entries.hasValue(slot)) yield slot;
   }
 }
 
@@ -60,7 +60,7 @@ function* sieveOrder<V>(entries: EntryTable<V>, keep: number | undefined): Gener
   let idle = 0;
   while (idle <= 2 * entries.size) {
     idle++;
-    if (slot !== keep && entries.isLive(slot) && !taken.has(slot)) {
+    if (slot !== keep && entries.hasValue(slot) && !taken.has(slot)) {
       if (entries.isVisited(slot) && !cleared.has(slot)) {
         cleared.add(slot);
       } else {

@@ -28,7 +28,10 @@ export interface CacheCounters {
   evicted: { capacity: number; size: number };
   /** `store.refused`: values not stored because `sizeOf` measured them above `maxSize`. */
   storeRefused: number;
-  invalidated: Record<InvalidationOrigin, { key: number; all: number }>;
+  /** By origin and scope: a key, every key, a tag (`invalidateTag`, `expireTag`), a namespace's keys (`prefix`). */
+  invalidated: Record<InvalidationOrigin, { key: number; all: number; tag: number; prefix: number }>;
+  /** `invalidated` with `soft` (`expire`, `expireTag`): values made stale but kept for stale-if-error. */
+  invalidatedSoft: Record<InvalidationOrigin, { key: number; tag: number }>;
   /** `resynced`: gaps repaired, by mode (exact from the log, or full). */
   resynced: { exact: number; full: number };
   /** `resynced.dropped`: live entries those repairs dropped, by mode. */
@@ -78,7 +81,8 @@ export function zeroCounters(): CacheCounters {
     expired: 0,
     evicted: { capacity: 0, size: 0 },
     storeRefused: 0,
-    invalidated: { local: { key: 0, all: 0 }, remote: { key: 0, all: 0 } },
+    invalidated: { local: { key: 0, all: 0, tag: 0, prefix: 0 }, remote: { key: 0, all: 0, tag: 0, prefix: 0 } },
+    invalidatedSoft: { local: { key: 0, tag: 0 }, remote: { key: 0, tag: 0 } },
     resynced: { exact: 0, full: 0 },
     resyncedDropped: { exact: 0, full: 0 },
     resyncedKept: 0,
@@ -167,6 +171,7 @@ export class StatsProjection {
         return;
       case 'invalidated':
         c.invalidated[event.origin][event.scope]++;
+        if ((event.scope === 'key' || event.scope === 'tag') && event.soft === true) c.invalidatedSoft[event.origin][event.scope]++;
         return;
       case 'resynced':
         c.resynced[event.mode]++;

@@ -17,6 +17,9 @@ import {
 } from './message.ts';
 import type { DecodeFailure, DecodeResult, InvalidationOp, ProtocolLimits } from './message.ts';
 
+/** What the original format can say: one key, or everything. */
+type LegacyOp = Extract<InvalidationOp, { op: 'del' | 'clear' }>;
+
 export const LEGACY_CHANNEL = 'sentri:compat-config:invalidate';
 
 /** The legacy slotId meaning "clear all"; it can therefore never be a real legacy key. */
@@ -28,7 +31,7 @@ export const LEGACY_CLEAR_ALL = '*';
  * timestamp and code that handles both narrows with `'legacy' in message`
  * (matching events.ts, where `RemoteSource.sentAt` is absent for legacy).
  */
-export type LegacyInvalidationMessage = InvalidationOp & {
+export type LegacyInvalidationMessage = LegacyOp & {
   readonly legacy: true;
   /** The receiving cache's name: the legacy format names no cache. */
   readonly cache: string;
@@ -72,7 +75,7 @@ export function decodeLegacy(
     return reject('bad-key', `slotId is ${slotId.length} characters, limit ${limits.maxKeyLength}`);
   }
 
-  const op: InvalidationOp =
+  const op: LegacyOp =
     slotId === LEGACY_CLEAR_ALL ? { op: 'clear' } : { op: 'del', keys: Object.freeze([slotId]) };
   const message: LegacyInvalidationMessage = { legacy: true, cache: options.cacheName, ...op, origin };
   return { ok: true, message: Object.freeze(message) };

@@ -14,73 +14,39 @@
 import { randomBytes } from 'node:crypto';
 import { readCanonical } from './canonical-reader.ts';
 import { verifySignature, type Secret } from './signing.ts';
+import {
+  DEFAULT_LIMITS,
+  ITEM_FIELDS,
+  MAX_NAME_LENGTH,
+  MAX_TRACEPARENT_LENGTH,
+  PROTOCOL_VERSION,
+  isItemOp,
+  type DecodeFailure,
+  type DecodeResult,
+  type InvalidationMessage,
+  type ProtocolLimits,
+  type RejectReason,
+} from './wire.ts';
 
 export { signatureOf } from './signing.ts';
 
-export const PROTOCOL_VERSION = 1;
-
-export type InvalidationOp =
-  /** `ack`: the publisher asks every receiver to confirm (see the `ack` op) once it has dropped these keys. */
-  | { readonly op: 'del'; readonly keys: readonly string[]; readonly ack?: number }
-  | { readonly op: 'clear'; readonly ack?: number }
-  /** A heartbeat: its echo proves the channel to its sender (renewing its lease), and it announces the sender to its peers. */
-  | { readonly op: 'beat' }
-  /**
-   * A confirmation, sent to every instance but for instance `to` only: the
-   * sender applied every message of `to` up to the one that asked with `ack`
-   * (one channel delivers in order, so an ack confirms the earlier requests too).
-   */
-  | { readonly op: 'ack'; readonly ack: number; readonly to: string };
-
-export type InvalidationMessage = InvalidationOp & {
-  readonly v: 1;
-  /** Name of the cache the message is for. */
-  readonly cache: string;
-  /** Instance id of the publisher (see `newInstanceId`). */
-  readonly origin: string;
-  /** The publisher's `Date.now()` in ms when it sent the message (propagation lag). */
-  readonly sentAt: number;
-  /** W3C traceparent of the publishing span. */
-  readonly traceparent?: string;
-};
-
-/** Every reason a message can be rejected for. Fixed and small: it is a metric label. */
-export const REJECT_REASONS = [
-  'too-large',
-  'not-json',
-  'bad-shape',
-  'unknown-version',
-  'too-many-keys',
-  'bad-key',
-  'unsigned',
-  'bad-signature',
-] as const;
-export type RejectReason = (typeof REJECT_REASONS)[number];
-
-/** `detail` is short text for logs; it quotes at most ~32 characters of the input. */
-export type DecodeFailure = { readonly ok: false; readonly reason: RejectReason; readonly detail: string };
-export type DecodeResult<M = InvalidationMessage> = { readonly ok: true; readonly message: M } | DecodeFailure;
-
-export interface ProtocolLimits {
-  /** Largest accepted message in bytes (UTF-8), checked before parsing. */
-  readonly maxMessageBytes: number;
-  /** Most keys one `del` message may carry. */
-  readonly maxKeysPerMessage: number;
-  /** Longest accepted key, in UTF-16 code units (`string.length`). */
-  readonly maxKeyLength: number;
-}
-
-export const DEFAULT_LIMITS: ProtocolLimits = Object.freeze({
-  maxMessageBytes: 64 * 1024,
-  maxKeysPerMessage: 1000,
-  maxKeyLength: 1024,
-});
-
-/** Longest accepted `cache` and `origin`, in UTF-16 code units. */
-export const MAX_NAME_LENGTH = 256;
-
-/** Longest accepted `traceparent` (a version-00 one is 55 characters; later versions may append fields). */
-export const MAX_TRACEPARENT_LENGTH = 256;
+export {
+  DEFAULT_LIMITS,
+  ITEM_FIELDS,
+  MAX_NAME_LENGTH,
+  MAX_TRACEPARENT_LENGTH,
+  PROTOCOL_VERSION,
+  REJECT_REASONS,
+  isItemOp,
+  itemsOf,
+  type DecodeFailure,
+  type DecodeResult,
+  type InvalidationMessage,
+  type InvalidationOp,
+  type ItemOp,
+  type ProtocolLimits,
+  type RejectReason,
+} from './wire.ts';
 
 export type LimitsInput = { readonly [K in keyof ProtocolLimits]?: number | undefined };
 
@@ -134,18 +100,7 @@ export function newInstanceId(): string {
   return `inst_${randomBytes(8).toString('hex')}`;
 }
 
-const ALLOWED_FIELDS: ReadonlySet<string> = new Set([
-  'v',
-  'cache',
-  'op',
-  'keys',
-  'origin',
-  'sentAt',
-  'traceparent',
-  'ack',
-  'to',
-  'sig',
-]);
+const ALLOWED_FIELDS: ReadonlySet<string> = new Set(['v', 'cache', 'op', 'keys', 'tags', 'prefixes', 'origin', 'sentAt', 'traceparent', 'ack', 'to', 'sig']);
 
 /**
  * W3C Trace Context `traceparent`: version-traceid-parentid-flags, lowercase hex.
@@ -266,15 +221,19 @@ export function validate(object: Readonly<Record<string, unknown>>, limits: Prot
   if (v !== PROTOCOL_VERSION) return reject('unknown-version', `unsupported version ${v}`);
 
   // Object.keys lists own properties, including an own "__proto__" that JSON.parse creates.
+  const op = own(object, 'op');
+  const listField = isItemOp(op) ? ITEM_FIELDS[op] : 'keys';
   for (const field of Object.keys(object)) {
     if (!ALLOWED_FIELDS.has(field)) return reject('bad-shape', `unknown field ${quoteSnippet(field)}`);
+    // One list, the one its op names: a `tag` message with `keys` is not a message of this version.
+    if ((field === 'tags' || field === 'prefixes' || field === 'keys') && field !== listField) return reject('bad-shape', `a ${String(op).slice(0, 16)} message carries no ${field}`);
   }
   return validateFields(
     own(object, 'cache'),
     own(object, 'origin'),
     own(object, 'sentAt'),
-    own(object, 'op'),
-    own(object, 'keys'),
+    op,
+    own(object, listField),
     own(object, 'traceparent'),
     own(object, 'sig'),
     limits,
@@ -313,18 +272,21 @@ function validateFields(
   let keys: string[] | undefined;
   if (op === 'clear' || op === 'beat') {
     if (rawKeys !== undefined) return reject('bad-shape', `a ${op} message carries no keys`);
-  } else if (op === 'del') {
+  } else if (isItemOp(op)) {
+    const field = ITEM_FIELDS[op];
     if (!Array.isArray(rawKeys) || rawKeys.length === 0) {
-      return reject('bad-shape', 'keys must be a non-empty array');
+      return reject('bad-shape', `${field} must be a non-empty array`);
     }
     if (!(rawKeys.length <= limits.maxKeysPerMessage)) {
-      return reject('too-many-keys', `${rawKeys.length} keys, limit ${limits.maxKeysPerMessage}`);
+      return reject('too-many-keys', `${rawKeys.length} ${field}, limit ${limits.maxKeysPerMessage}`);
     }
+    // Tags and prefixes are never empty: an empty prefix would name every key.
+    const least = op === 'del' || op === 'expire' ? 0 : 1;
     for (let i = 0; i < rawKeys.length; i++) {
       const key: unknown = rawKeys[i];
-      if (typeof key !== 'string') return reject('bad-shape', `key ${i} is a ${typeName(key)}, not a string`);
-      if (!(key.length <= limits.maxKeyLength)) {
-        return reject('bad-key', `key ${i} is ${key.length} characters, limit ${limits.maxKeyLength}`);
+      if (typeof key !== 'string') return reject('bad-shape', `${field} ${i} is a ${typeName(key)}, not a string`);
+      if (!(key.length <= limits.maxKeyLength) || key.length < least) {
+        return reject('bad-key', `${field} ${i} is ${key.length} characters, limit ${least} to ${limits.maxKeyLength}`);
       }
     }
     keys = rawKeys as string[];
@@ -332,7 +294,7 @@ function validateFields(
     if (rawKeys !== undefined) return reject('bad-shape', 'an ack message carries no keys');
     if (acks === undefined) return reject('bad-shape', 'an ack message needs ack and to');
   } else {
-    return reject('bad-shape', 'op must be "del", "clear", "beat" or "ack"');
+    return reject('bad-shape', 'op must be "del", "clear", "beat", "ack", "expire", "tag", "expire-tag" or "prefix"');
   }
 
   // `+ 0` turns a -0 (valid JSON) into 0 so the message re-encodes to the same value.
@@ -345,18 +307,18 @@ function validateFields(
 /** A request for confirmation (del, clear: `ack` only) or a confirmation (ack: `ack` and `to`), checked and added to `message`. */
 function checkAck(message: InvalidationMessage, ack: unknown, to: unknown): DecodeResult {
   if (typeof ack !== 'number' || !Number.isSafeInteger(ack) || ack < 1) return reject('bad-shape', 'ack must be a positive whole number');
-  if (message.op === 'beat') return reject('bad-shape', 'a beat message carries no ack');
+  if (message.op !== 'del' && message.op !== 'clear' && message.op !== 'ack') return reject('bad-shape', `a ${message.op} message carries no ack`);
   if (message.op !== 'ack') return to === undefined ? { ok: true, message: { ...message, ack } } : reject('bad-shape', `a ${message.op} message carries no to`);
   const badTo = checkName(to, 'to');
   return badTo ?? { ok: true, message: { ...message, ack, to: to as string } };
 }
 
-/** A message from checked parts: `keys` only for a del; no `traceparent` field when there is none. */
+/** A message from checked parts: its list only for an op that names one; no `traceparent` field when there is none. */
 export function messageOf(
   cache: string,
   origin: string,
   sentAt: number,
-  op: 'del' | 'clear' | 'beat' | 'ack',
+  op: InvalidationMessage['op'],
   keys: readonly string[] | undefined,
   traceparent: string | undefined,
 ): InvalidationMessage {
@@ -368,7 +330,11 @@ export function messageOf(
   }
   // Its `ack` and `to` are added by the caller (checkAck, the writer); 0 and '' until then.
   if (op === 'ack') return traceparent === undefined ? { v, cache, op, ack: 0, to: '', origin, sentAt } : { v, cache, op, ack: 0, to: '', origin, sentAt, traceparent };
-  return traceparent === undefined ? { v, cache, op, origin, sentAt } : { v, cache, op, origin, sentAt, traceparent };
+  if (op === 'clear' || op === 'beat') return traceparent === undefined ? { v, cache, op, origin, sentAt } : { v, cache, op, origin, sentAt, traceparent };
+  const list = keys ?? [];
+  const tail = traceparent === undefined ? { origin, sentAt } : { origin, sentAt, traceparent };
+  if (op === 'expire') return { v, cache, op, keys: list, ...tail };
+  return op === 'prefix' ? { v, cache, op, prefixes: list, ...tail } : { v, cache, op, tags: list, ...tail };
 }
 
 /**

@@ -2,8 +2,9 @@
  * Signing (shared secret), defined so another implementation can interoperate:
  *
  *   sig = lowercase hex of HMAC-SHA256(key = secret bytes, data = UTF-8 of C)
- *   C   = the JSON array [v, cache, op, keys, origin, sentAt, traceparent]
- *         in exactly that order, with keys = null for "clear" and "beat", and
+ *   C   = the JSON array [v, cache, op, list, origin, sentAt, traceparent]
+ *         in exactly that order, where list is the op's keys (del, expire),
+ *         tags (tag, expire-tag) or prefixes (prefix), null for the others, and
  *         traceparent = null when absent, serialized as ECMAScript JSON.stringify
  *         does: no whitespace; strings escape only `"`, `\`, \b \f \n \r \t,
  *         other U+0000–U+001F and lone surrogates as lowercase \u00xx / \udxxx,
@@ -29,6 +30,8 @@ export interface SignedFields {
   readonly cache: string;
   readonly op: string;
   readonly keys?: readonly string[];
+  readonly tags?: readonly string[];
+  readonly prefixes?: readonly string[];
   readonly origin: string;
   readonly sentAt: number;
   readonly traceparent?: string;
@@ -43,7 +46,7 @@ export function signatureOf(message: SignedFields, secret: Secret): string {
     message.v,
     message.cache,
     message.op,
-    message.op === 'del' ? message.keys : null,
+    listOf(message),
     message.origin,
     message.sentAt,
     message.traceparent ?? null,
@@ -53,6 +56,13 @@ export function signatureOf(message: SignedFields, secret: Secret): string {
   if (message.to !== undefined) fields.push(message.to);
   const canonical = JSON.stringify(fields);
   return createHmac('sha256', secret).update(canonical, 'utf8').digest('hex');
+}
+
+/** The list an op names (only its own field is ever set on a checked message). */
+function listOf(message: SignedFields): readonly string[] | null {
+  if (message.op === 'del' || message.op === 'expire') return message.keys ?? null;
+  if (message.op === 'tag' || message.op === 'expire-tag') return message.tags ?? null;
+  return message.op === 'prefix' ? (message.prefixes ?? null) : null;
 }
 
 /** Why a signature check failed (the decoder's reject reasons), or undefined when it holds. */

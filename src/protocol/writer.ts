@@ -6,6 +6,8 @@
  */
 import { IntegerText, quoteJson } from './json-text.ts';
 import {
+  ITEM_FIELDS,
+  itemsOf,
   messageOf,
   PROTOCOL_VERSION,
   ProtocolEncodeError,
@@ -14,6 +16,7 @@ import {
   DEFAULT_LIMITS,
   type EncodeOptions,
   type InvalidationMessage,
+  type ItemOp,
   type ProtocolLimits,
   type Secret,
 } from './message.ts';
@@ -27,7 +30,8 @@ export function encodeMessage(message: InvalidationMessage, options: EncodeOptio
   const limits = options.limits ?? DEFAULT_LIMITS;
   // Validate the known fields only: the caller's object may carry extra properties.
   const fields: Record<string, unknown> = { v: message.v, cache: message.cache, op: message.op, origin: message.origin, sentAt: message.sentAt };
-  if (message.op === 'del') fields.keys = message.keys;
+  const items = itemsOf(message);
+  if (items !== undefined) fields[ITEM_FIELDS[message.op as ItemOp]] = items;
   if (message.traceparent !== undefined) fields.traceparent = message.traceparent;
   if (message.op !== 'beat' && message.ack !== undefined) fields.ack = message.ack;
   if (message.op === 'ack') fields.to = message.to;
@@ -43,7 +47,8 @@ export function encodeMessage(message: InvalidationMessage, options: EncodeOptio
  */
 export function serializeMessage(message: InvalidationMessage, limits: ProtocolLimits, secret: Secret | undefined): string {
   const wire: Record<string, unknown> = { v: message.v, cache: message.cache, op: message.op };
-  if (message.op === 'del') wire.keys = message.keys;
+  const items = itemsOf(message);
+  if (items !== undefined) wire[ITEM_FIELDS[message.op as ItemOp]] = items;
   wire.origin = message.origin;
   wire.sentAt = message.sentAt;
   if (message.traceparent !== undefined) wire.traceparent = message.traceparent;
@@ -97,6 +102,11 @@ export class MessageWriter {
     let list = '';
     for (const key of keys) list += list === '' ? quoteJson(key) : `,${quoteJson(key)}`;
     return sized(`${this.head}"del","keys":[${list}]${this.originPart}${this.sentAtText.of(sentAt)}${this.tail(traceparent)}`, this.limits);
+  }
+
+  /** A message naming a list other than a del's keys: soft invalidations, tags, namespaces (rarer: JSON.stringify writes it). */
+  items(op: Exclude<ItemOp, 'del'>, items: readonly string[], sentAt: number, traceparent: string | undefined): string {
+    return serializeMessage(messageOf(this.cache, this.origin, sentAt, op, items, traceparent), this.limits, this.secret);
   }
 
   clear(sentAt: number, traceparent: string | undefined): string {

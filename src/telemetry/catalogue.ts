@@ -164,15 +164,21 @@ export const INVALIDATED: CounterMetric = {
   kind: 'counter',
   name: 'coherent_cache.invalidated',
   prometheusName: 'coherent_cache_invalidated_total',
-  description: 'Invalidations applied, by origin (local, remote) and scope (key, all)',
+  description: 'Invalidations applied (soft ones too), by origin (local, remote) and scope (key, all, tag, prefix: a namespace)',
   unit: '{invalidation}',
   labels: ['origin', 'scope'],
-  read: (s) => [
-    [{ origin: 'local', scope: 'key' }, s.invalidated.local.key],
-    [{ origin: 'local', scope: 'all' }, s.invalidated.local.all],
-    [{ origin: 'remote', scope: 'key' }, s.invalidated.remote.key],
-    [{ origin: 'remote', scope: 'all' }, s.invalidated.remote.all],
-  ],
+  read: (s) =>
+    (['local', 'remote'] as const).flatMap((origin) => (['key', 'all', 'tag', 'prefix'] as const).map((scope): Point => [{ origin, scope }, s.invalidated[origin][scope]])),
+};
+
+export const INVALIDATED_SOFT: CounterMetric = {
+  kind: 'counter',
+  name: 'coherent_cache.invalidated.soft',
+  prometheusName: 'coherent_cache_invalidated_soft_total',
+  description: 'Soft invalidations (expire, expireTag): values made stale but kept for staleIfError, by origin and scope (key, tag)',
+  unit: '{invalidation}',
+  labels: ['origin', 'scope'],
+  read: (s) => (['local', 'remote'] as const).flatMap((origin) => (['key', 'tag'] as const).map((scope): Point => [{ origin, scope }, s.invalidatedSoft[origin][scope]])),
 };
 
 export const RESYNCED: CounterMetric = {
@@ -364,6 +370,7 @@ export const COUNTERS: readonly CounterMetric[] = [
   EXPIRED,
   EVICTED,
   INVALIDATED,
+  INVALIDATED_SOFT,
   RESYNCED,
   RESYNCED_DROPPED,
   RESYNCED_KEPT,

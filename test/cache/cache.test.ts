@@ -248,7 +248,7 @@ describe('cache: invalidation', () => {
     await cache.invalidate('k');
     expect(await cache.get('k', loader)).to.equal(2);
     expect(cache.stats().misses.invalidated).to.equal(1);
-    expect(cache.stats().invalidated.local).to.deep.equal({ key: 1, all: 0 });
+    expect(cache.stats().invalidated.local).to.deep.include({ key: 1, all: 0 });
   });
 
   it('invalidateAll drops every entry', async () => {

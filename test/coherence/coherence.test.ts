@@ -63,8 +63,8 @@ describe('coherence over the in-memory transport', () => {
     await a.invalidate('k');
     await settle();
     expect([a, b, c].map((cache) => cache.has('k'))).to.deep.equal([false, false, false]);
-    expect(b.stats().invalidated.remote).to.deep.equal({ key: 1, all: 0 });
-    expect(a.stats().invalidated.remote).to.deep.equal({ key: 0, all: 0 });
+    expect(b.stats().invalidated.remote).to.deep.include({ key: 1, all: 0 });
+    expect(a.stats().invalidated.remote).to.deep.include({ key: 0, all: 0 });
     const remote = b.recentEvents().find((e) => e.type === 'invalidated' && e.origin === 'remote');
     expect(remote).to.include({ key: 'k' });
     const source = remote?.type === 'invalidated' ? remote.remote : undefined;
@@ -323,7 +323,7 @@ describe('coherence over the in-memory transport', () => {
       await a.invalidate('k');
       await settle();
       expect(b.has('k')).to.equal(false);
-      expect(b.stats().invalidated.remote).to.deep.equal({ key: 1, all: 0 });
+      expect(b.stats().invalidated.remote).to.deep.include({ key: 1, all: 0 });
     });
   });
 
