@@ -16,6 +16,13 @@
  *     from the moment that write's `invalidate()` resolved, connected or not,
  *     delivered or not: entries are served under leases, and the link's faults
  *     (a message held back, a link broken, a heartbeat lost) only shorten them.
+ * Tags, namespaces and soft invalidation are writes too: `invalidateTag` of
+ * a tag the keys' values carry, a namespace's `invalidateAll` (key `c` lives
+ * in namespace `n`) and `expire`/`expireTag`. A soft write may leave the
+ * old value served, but only to a read whose load may fail (staleIfError),
+ * for at most staleIfError after the write reached the instance, and never
+ * past degradedTtl + staleIfError after it resolved; a getSync whose loader
+ * succeeds never sees it.
  * Each instance hears one channel in order (as one subscriber connection
  * does); what interleaves is which instance hears next. For every instance,
  * `replay(events)` equals its snapshot and `replayStats(events)` its stats.
@@ -28,11 +35,16 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import sinon from 'sinon';
-import { createCache, type Cache, type CacheEvent, type CacheEventType } from '../../src/index.ts';
+import { createCache, type Cache, type CacheEvent, type CacheEventType, type CacheView, type InvalidateOptions } from '../../src/index.ts';
 import { ControlledBus, type ControlledEndpoint } from '../support/controlled-bus.ts';
 import { expectReplayMatches } from '../support/replay.ts';
 
 const KEYS = ['a', 'b', 'c'] as const;
+/** The tags each key's values carry (as `{ tags }` on every read and fill). */
+const TAGS_OF = { a: ['ab'], b: ['ab', 'b'], c: [] as string[] } as const;
+const TAGS = ['ab', 'b'] as const;
+/** Key `c` is `c` in namespace `n`: its full key is `n:c`. */
+const NAMESPACED: Key = 'c';
 /** Every event type but `hit`. */
 const EVENT_TYPES: readonly Exclude<CacheEventType, 'hit'>[] = [
   'miss', 'load.started', 'load.joined', 'loaded', 'load.timedout', 'load.discarded', 'stale.served', 'stored', 'expired', 'evicted', 'invalidated', 'cleared',
@@ -46,6 +58,9 @@ type Step =
   | { kind: 'read'; node: number; key: Key; sync: boolean; fail: boolean }
   | { kind: 'write'; node: number; key: Key; ack: boolean }
   | { kind: 'writeAll'; node: number; ack: boolean }
+  | { kind: 'writeTag'; node: number; tag: (typeof TAGS)[number]; soft: boolean }
+  | { kind: 'expire'; node: number; key: Key }
+  | { kind: 'writeNamespace'; node: number }
   | { kind: 'fill'; node: number; key: Key }
   | { kind: 'deliver'; pick: number }
   | { kind: 'duplicate'; pick: number }
@@ -77,6 +92,9 @@ function steps(nodes: number, logged: boolean): fc.Arbitrary<Step[]> {
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('read' as const), node, key, sync: fc.boolean(), fail: fc.boolean() }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('write' as const), node, key, ack: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('writeAll' as const), node, ack: fc.boolean() }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('writeTag' as const), node, tag: fc.constantFrom(...TAGS), soft: fc.boolean() }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('expire' as const), node, key }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('writeNamespace' as const), node }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('fill' as const), node, key }) },
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), pick: fc.nat() }) },
@@ -103,11 +121,34 @@ const fleetConfig = fc.record({
 
 type FleetConfig = { ttl: number; staleIfError: number; maxEntries: number; staleWhileRevalidate: number; refreshAhead: number };
 
-/** A write whose invalidate() resolved: the versions below it are stale from then on. */
+/** A write whose invalidate() resolved: the versions below it are stale from then on (soft: see `atLeast`). */
 interface Write {
   readonly key: Key;
   readonly version: number;
   readonly resolvedAt: number;
+  readonly soft: boolean;
+}
+
+/** A soft write as one instance knows it: since `at` (delivered, or resolved on the writer). */
+interface SoftFloor {
+  readonly key: Key;
+  readonly version: number;
+  readonly at: number;
+}
+
+/** The keys a message names, by its op (a tag names the keys whose values carry it). */
+function keysNamed(message: { op: string; keys?: string[]; tags?: string[]; prefixes?: string[] }): { keys: Key[]; soft: boolean } {
+  const soft = message.op === 'expire' || message.op === 'expire-tag';
+  if (message.op === 'clear') return { keys: [...KEYS], soft };
+  if (message.op === 'del' || message.op === 'expire') return { keys: (message.keys as string[]).map((key) => (key === `n:${NAMESPACED}` ? NAMESPACED : (key as Key))), soft };
+  if (message.op === 'prefix') return { keys: [NAMESPACED], soft };
+  const tags = message.tags as string[];
+  return { keys: KEYS.filter((key) => TAGS_OF[key].some((tag) => tags.includes(tag))), soft };
+}
+
+/** The cache or the namespace a key is read and written through, and the key there. */
+function viewOf(cache: Cache<number>, key: Key): CacheView<number> {
+  return key === NAMESPACED ? cache.namespace('n') : cache;
 }
 
 /** What one read may return at the least, fixed when it began (a failed read returns no value: `undefined`). */
@@ -131,12 +172,17 @@ class Fleet {
   readonly floor: Map<Key, number>[] = [];
   /** Per instance: the version of each key when it last invalidated it (what its messages carry). */
   readonly invalidatedAt: Map<Key, number>[] = [];
+  /** Per instance: soft writes it knows of. */
+  readonly softFloors: SoftFloor[][] = [];
   /** The versions a message carries, by payload object identity of its send. */
-  readonly carried = new Map<string, Map<Key, number>[]>();
+  readonly carried = new Map<string, { versions: Map<Key, number>; soft: boolean }[]>();
   readonly writes: Write[] = [];
   readonly reads: ReadCheck[] = [];
   /** invalidate() calls not yet resolved or rejected. */
   readonly pendingWrites = new Set<Promise<void>>();
+
+  /** The caches' options (the oracle reads staleIfError). */
+  private readonly config: FleetConfig;
 
   constructor(
     nodes: number,
@@ -144,16 +190,18 @@ class Fleet {
     private readonly scheduler: fc.Scheduler,
     logged: boolean,
   ) {
+    this.config = { refreshAhead, ...options };
     this.bus = new ControlledBus(logged ? { log: RETENTION } : {});
     this.bus.onPublish = (from, _channel, payload) => {
       // What this payload tells a recipient: the publisher's versions of the keys it names (all keys for a clear).
-      const message = JSON.parse(payload) as { op: 'del' | 'clear' | 'beat' | 'ack'; keys?: string[] };
+      const message = JSON.parse(payload) as { op: string; keys?: string[]; tags?: string[]; prefixes?: string[] };
       if (message.op === 'beat' || message.op === 'ack') return;
       const versions = new Map<Key, number>();
       const mine = this.invalidatedAt[from.index] as Map<Key, number>;
-      for (const key of message.op === 'clear' ? KEYS : (message.keys as Key[])) versions.set(key, mine.get(key) ?? 0);
+      const named = keysNamed(message);
+      for (const key of named.keys) versions.set(key, mine.get(key) ?? 0);
       const queue = this.carried.get(payload) ?? [];
-      queue.push(versions);
+      queue.push({ versions, soft: named.soft });
       this.carried.set(payload, queue);
     };
     for (let i = 0; i < nodes; i++) {
@@ -168,6 +216,7 @@ class Fleet {
       this.caches.push(cache);
       this.events.push(events);
       this.floor.push(new Map());
+      this.softFloors.push([]);
       this.invalidatedAt.push(new Map());
     }
   }
@@ -181,32 +230,43 @@ class Fleet {
       });
   }
 
-  /** The oldest version a read of `key` on `node` beginning now may return. */
-  atLeast(node: number, key: Key): number {
+  /**
+   * The oldest version a read of `key` on `node` beginning now may return.
+   * `strict`: a read that cannot be answered stale (a getSync whose loader
+   * succeeds), for which a soft write counts like a hard one.
+   */
+  atLeast(node: number, key: Key, strict: boolean): number {
     let least = this.floor[node]?.get(key) ?? 0;
     const now = Date.now();
-    for (const write of this.writes) if (write.key === key && now - write.resolvedAt > DEGRADED_TTL) least = Math.max(least, write.version);
+    const { staleIfError } = this.config;
+    for (const write of this.writes) {
+      if (write.key === key && now - write.resolvedAt > DEGRADED_TTL + (write.soft && !strict ? staleIfError : 0)) least = Math.max(least, write.version);
+    }
+    for (const soft of this.softFloors[node] ?? []) if (soft.key === key && (strict || now - soft.at >= staleIfError)) least = Math.max(least, soft.version);
     return least;
   }
 
   /**
-   * Starts invalidating on `node` (the keys' versions already bumped); the
-   * write counts from the moment invalidate() resolves. With `ack: 'all'`, its
-   * resolution also means every peer it waited for (those the writer knew at
-   * the call) dropped the keys: reads beginning there afterwards are checked
-   * against it too.
+   * Starts invalidating on `node` (the keys' versions already bumped) by
+   * `call`; the write counts from the moment it resolves. With `ack: 'all'`,
+   * its resolution also means every peer it waited for (those the writer knew
+   * at the call) dropped the keys: reads beginning there afterwards are
+   * checked against it too.
    */
-  invalidate(node: number, versions: readonly (readonly [Key, number])[], all: boolean, ack: boolean): void {
+  invalidate(node: number, versions: readonly (readonly [Key, number])[], call: (cache: Cache<number>, options: InvalidateOptions | undefined) => Promise<void>, soft: boolean, ack: boolean): void {
     const writer = this.caches[node] as Cache<number>;
-    const first = versions[0] as readonly [Key, number];
     const options = ack ? { ack: 'all' as const } : undefined;
     const waitedFor = ack ? writer.peers().map((peer) => this.caches.findIndex((cache) => cache.instanceId === peer.instance)) : [];
-    const acked = all ? writer.invalidateAll(options) : writer.invalidate(first[0], options);
+    const acked = call(writer, options);
     this.pendingWrites.add(acked);
     acked.then(
       () => {
         for (const [key, version] of versions) {
-          this.writes.push({ key, version, resolvedAt: Date.now() });
+          this.writes.push({ key, version, resolvedAt: Date.now(), soft });
+          if (soft) {
+            this.softFloors[node]?.push({ key, version, at: Date.now() });
+            continue;
+          }
           this.raiseFloor(node, key, version);
           for (const peer of waitedFor) this.raiseFloor(peer, key, version);
         }
@@ -224,11 +284,14 @@ class Fleet {
   deliver(pick: number, outOfOrder = false): void {
     const message = outOfOrder ? this.bus.inFlight[pick % Math.max(1, this.bus.inFlight.length)] : this.bus.next(pick);
     if (message === undefined) return;
-    const versions = this.carried.get(message.payload)?.[0];
+    const carried = this.carried.get(message.payload)?.[0];
     if (outOfOrder) this.bus.deliverOutOfOrder(pick);
     else this.bus.deliver(pick);
-    if (message.to === message.from || versions === undefined) return;
-    for (const [key, version] of versions) this.raiseFloor(message.to.index, key, version);
+    if (message.to === message.from || carried === undefined) return;
+    for (const [key, version] of carried.versions) {
+      if (carried.soft) this.softFloors[message.to.index]?.push({ key, version, at: Date.now() });
+      else this.raiseFloor(message.to.index, key, version);
+    }
   }
 
 }
@@ -251,42 +314,72 @@ async function runFleet(nodes: number, config: FleetConfig, history: Step[], s: 
       stepNumber++;
       switch (step.kind) {
         case 'read': {
-          const cache = fleet.caches[step.node] as Cache<number>;
-          const atLeast = fleet.atLeast(step.node, step.key);
+          const cache = viewOf(fleet.caches[step.node] as Cache<number>, step.key);
+          const atLeast = fleet.atLeast(step.node, step.key, step.sync && !step.fail);
           const label = `step ${stepNumber}: ${step.sync ? 'getSync' : 'get'}(${step.key}) on ${step.node}`;
+          const tags = { tags: TAGS_OF[step.key] };
           if (step.sync) {
             // A synchronous loader reads the source at once.
             let value: number | undefined;
             try {
-              value = cache.getSync(step.key, () => {
-                if (step.fail) throw new Error('source down');
-                return fleet.source.get(step.key) as number;
-              });
+              value = cache.getSync(
+                step.key,
+                () => {
+                  if (step.fail) throw new Error('source down');
+                  return fleet.source.get(step.key) as number;
+                },
+                tags,
+              );
             } catch {
               value = undefined;
             }
             fleet.reads.push({ label, result: Promise.resolve(value), atLeast });
           } else {
-            const result = cache.get(step.key, fleet.loader(step.key, step.fail)).catch(() => undefined);
+            const result = cache.get(step.key, fleet.loader(step.key, step.fail), tags).catch(() => undefined);
             fleet.reads.push({ label, result, atLeast });
           }
           break;
         }
         case 'write':
-        case 'writeAll': {
-          const keys = step.kind === 'write' ? [step.key] : KEYS;
+        case 'writeAll':
+        case 'writeTag':
+        case 'expire':
+        case 'writeNamespace': {
+          const keys: readonly Key[] =
+            step.kind === 'write' || step.kind === 'expire'
+              ? [step.key]
+              : step.kind === 'writeTag'
+                ? KEYS.filter((key) => (TAGS_OF[key] as readonly string[]).includes(step.tag))
+                : step.kind === 'writeNamespace'
+                  ? [NAMESPACED]
+                  : KEYS;
           const versions = keys.map((key) => [key, (fleet.source.get(key) as number) + 1] as const);
           for (const [key, version] of versions) {
             fleet.source.set(key, version);
             fleet.invalidatedAt[step.node]?.set(key, version);
           }
-          fleet.invalidate(step.node, versions, step.kind === 'writeAll', step.ack);
+          const call = (cache: Cache<number>, options: InvalidateOptions | undefined): Promise<void> => {
+            switch (step.kind) {
+              case 'write':
+                return viewOf(cache, step.key).invalidate(step.key, options);
+              case 'expire':
+                return viewOf(cache, step.key).expire(step.key);
+              case 'writeTag':
+                return step.soft ? cache.expireTag(step.tag) : cache.invalidateTag(step.tag);
+              case 'writeNamespace':
+                return cache.namespace('n').invalidateAll();
+              default:
+                return cache.invalidateAll(options);
+            }
+          };
+          const ack = (step.kind === 'write' || step.kind === 'writeAll') && step.ack;
+          fleet.invalidate(step.node, versions, call, step.kind === 'expire' || (step.kind === 'writeTag' && step.soft), ack);
           // Let the coalesced publish go out (its acknowledgement, when the link is up, follows at once).
           await settle();
           break;
         }
         case 'fill':
-          (fleet.caches[step.node] as Cache<number>).set(step.key, fleet.source.get(step.key) as number);
+          viewOf(fleet.caches[step.node] as Cache<number>, step.key).set(step.key, fleet.source.get(step.key) as number, { tags: TAGS_OF[step.key] });
           break;
         case 'deliver':
           fleet.deliver(step.pick);

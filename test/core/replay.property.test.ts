@@ -4,7 +4,9 @@
  * every read agrees with a deliberately naive reference model (an array in LRU
  * order, linear scans, no cleverness), under either eviction policy, with or
  * without a size bound, with or without ttl jitter, stale-while-revalidate and
- * refresh-ahead (whose background loads the model tracks like held ones).
+ * refresh-ahead (whose background loads the model tracks like held ones); with
+ * tags (invalidated and expired), soft invalidation, and a namespace's
+ * invalidateAll.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -12,28 +14,38 @@ import sinon from 'sinon';
 import { createCache, replay, type CacheEvent } from '../../src/index.ts';
 import { expectReplayMatches } from '../support/replay.ts';
 
-const KEYS = ['a', 'b', 'c', 'd'];
+/** `n:d` lives in namespace `n`. */
+const KEYS = ['a', 'b', 'c', 'n:d'];
+const TAGS = ['t', 'u'];
 
 type Command =
   | { kind: 'getSync'; key: string; fail: boolean }
-  | { kind: 'get'; key: string }
-  | { kind: 'hold'; key: string }
+  | { kind: 'get'; key: string; tags: string[] }
+  | { kind: 'hold'; key: string; tags: string[] }
   | { kind: 'release'; pick: number; fail: boolean }
-  | { kind: 'set'; key: string; ttl: number | undefined }
+  | { kind: 'set'; key: string; ttl: number | undefined; tags: string[] }
   | { kind: 'invalidate'; key: string }
+  | { kind: 'invalidateTag'; tag: string; soft: boolean }
+  | { kind: 'expire'; key: string }
+  | { kind: 'invalidateNamespace' }
   | { kind: 'invalidateAll' }
   | { kind: 'clear' }
   | { kind: 'tick'; ms: number }
   | { kind: 'peek'; key: string };
 
 const key = fc.constantFrom(...KEYS);
+const tags = fc.subarray(TAGS);
+const tag = fc.constantFrom(...TAGS);
 const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('getSync' as const), key, fail: fc.boolean() }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('get' as const), key }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('hold' as const), key }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('get' as const), key, tags }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('hold' as const), key, tags }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('release' as const), pick: fc.nat(), fail: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('set' as const), key, ttl: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('set' as const), key, ttl: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }), tags }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('invalidate' as const), key }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('invalidateTag' as const), tag, soft: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), key }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('invalidateNamespace' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('invalidateAll' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('clear' as const) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 30 }) }) },
@@ -81,11 +93,18 @@ interface ModelEntry {
   visited: boolean;
   /** When a get hit starts a reload (Infinity: never, or one started). */
   refreshAt: number;
+  /** Made stale by expire / expireTag. */
+  stale: boolean;
 }
 
 interface ModelLoad {
   key: string;
   fenced: boolean;
+  /** The tags it settles with, and those invalidated while it ran. */
+  tags: string[];
+  tagFenced: Set<string>;
+  /** A tag was invalidated since it began: nobody joins it. */
+  unjoinable: boolean;
   settle: PromiseWithResolvers<string>;
   waiters: Promise<Outcome>[];
   expected: Outcome[];
@@ -97,6 +116,8 @@ class Model {
   loads: ModelLoad[] = [];
   /** SIEVE's hand: the key it examines next (null: the first). */
   hand: string | null = null;
+  /** Tag → keys carrying it, in the order they were tagged (the order an invalidation drops them in). */
+  tagged = new Map<string, string[]>();
 
   constructor(readonly options: Options) {}
 
@@ -135,7 +156,7 @@ class Model {
 
   fresh(key: string, now: number): ModelEntry | undefined {
     const entry = this.find(key);
-    return entry !== undefined && entry.live && entry.expiresAt > now ? entry : undefined;
+    return entry !== undefined && entry.live && !entry.stale && entry.expiresAt > now ? entry : undefined;
   }
 
   /** The refresh time of a value stored now with this (jittered) ttl. */
@@ -146,7 +167,8 @@ class Model {
   /** The value a get of an expired entry inside its stale-while-revalidate window answers with at once. */
   swr(key: string, now: number): string | undefined {
     const entry = this.find(key);
-    if (entry === undefined || !entry.live || entry.expiresAt > now) return undefined;
+    // A value made stale by expire is not revalidated in the background: the read waits for its load.
+    if (entry === undefined || !entry.live || entry.stale || entry.expiresAt > now) return undefined;
     return now < entry.expiresAt + this.options.staleWhileRevalidate ? entry.value : undefined;
   }
 
@@ -166,10 +188,25 @@ class Model {
   stale(key: string, now: number): string | undefined {
     const entry = this.find(key);
     if (entry === undefined || !entry.live) return undefined;
-    return entry.expiresAt <= now && now < entry.expiresAt + this.options.staleIfError ? entry.value : undefined;
+    return (entry.expiresAt <= now || entry.stale) && now < entry.expiresAt + this.options.staleIfError ? entry.value : undefined;
   }
 
-  store(key: string, value: string, expiresAt: number, refreshAt = Infinity): void {
+  untag(key: string): void {
+    for (const [tag, keys] of this.tagged) {
+      const rest = keys.filter((k) => k !== key);
+      if (rest.length === 0) this.tagged.delete(tag);
+      else this.tagged.set(tag, rest);
+    }
+  }
+
+  store(key: string, value: string, expiresAt: number, refreshAt = Infinity, tags: string[] = []): void {
+    this.storeValue(key, value, expiresAt, refreshAt);
+    if (this.find(key)?.live !== true) return;
+    this.untag(key);
+    for (const tag of tags) this.tagged.set(tag, [...(this.tagged.get(tag) ?? []), key]);
+  }
+
+  storeValue(key: string, value: string, expiresAt: number, refreshAt: number): void {
     const { maxSize, maxEntries } = this.options;
     const size = maxSize === undefined ? 0 : sizeOfValue(value);
     this.fence(key);
@@ -191,30 +228,65 @@ class Model {
       needSize -= victim.size;
       this.hand = this.after(victim.key);
       this.entries = this.entries.filter((entry) => entry !== victim);
+      this.untag(victim.key);
     }
     if (this.options.eviction === 'sieve' && existing?.live === true) {
-      Object.assign(existing, { value, expiresAt, size, visited: true, refreshAt });
+      Object.assign(existing, { value, expiresAt, size, visited: true, refreshAt, stale: false });
       return;
     }
     this.remove(key);
-    this.entries.push({ key, value, expiresAt, live: true, size, visited: false, refreshAt });
+    this.entries.push({ key, value, expiresAt, live: true, size, visited: false, refreshAt, stale: false });
   }
 
   remove(key: string): void {
     if (this.hand === key) this.hand = this.after(key);
     this.entries = this.entries.filter((entry) => entry.key !== key);
+    this.untag(key);
   }
 
-  invalidate(key: string): void {
+  /** A soft invalidation: stale now, kept for stale-if-error. */
+  expire(key: string, now: number): void {
     const entry = this.find(key);
+    if (entry?.live === true) {
+      entry.stale = true;
+      entry.expiresAt = Math.min(entry.expiresAt, now);
+    }
+    this.fence(key);
+  }
+
+  invalidateTag(tag: string, soft: boolean, now: number): void {
+    for (const key of this.tagged.get(tag) ?? []) {
+      if (soft) {
+        const entry = this.find(key);
+        if (entry?.live === true) Object.assign(entry, { stale: true, expiresAt: Math.min(entry.expiresAt, now) });
+      } else {
+        // By tag, not by key: a load of the key is fenced only if it settles carrying the tag.
+        this.invalidate(key, false);
+      }
+    }
+    for (const load of this.loads) {
+      load.tagFenced.add(tag);
+      load.unjoinable = true;
+    }
+  }
+
+  invalidatePrefix(prefix: string): void {
+    for (const entry of [...this.entries]) if (entry.key.startsWith(prefix)) this.invalidate(entry.key);
+    for (const load of this.loads) if (load.key.startsWith(prefix)) load.fenced = true;
+  }
+
+  invalidate(key: string, fence = true): void {
+    const entry = this.find(key);
+    this.untag(key);
     if (entry !== undefined) {
       entry.live = false;
       entry.value = undefined;
       entry.size = 0;
+      entry.stale = false;
       if (this.entries[0] !== entry && this.hand === key) this.hand = this.after(key);
       this.entries = [entry, ...this.entries.filter((e) => e !== entry)];
     }
-    this.fence(key);
+    if (fence) this.fence(key);
   }
 
   invalidateAll(): void {
@@ -222,7 +294,9 @@ class Model {
       entry.live = false;
       entry.value = undefined;
       entry.size = 0;
+      entry.stale = false;
     }
+    this.tagged.clear();
     this.fence(undefined);
   }
 
@@ -243,10 +317,11 @@ async function runHistory(options: Options, commands: Command[]): Promise<void> 
     cache.subscribe((event) => events.push(event));
     const model = new Model(options);
     /** Stores a value as the cache does now: its (jittered) ttl, and its refresh time from it. */
-    const storeNow = (key: string, value: string, now: number, ttl: number): void => {
+    const storeNow = (key: string, value: string, now: number, ttl: number, tags: string[] = []): void => {
       const jittered = model.ttl(ttl);
-      model.store(key, value, now + jittered, model.refreshAt(now, jittered));
+      model.store(key, value, now + jittered, model.refreshAt(now, jittered), tags);
     };
+    const held = (key: string, tags: string[], settle: PromiseWithResolvers<string>, waiters: Promise<Outcome>[]): ModelLoad => ({ key, fenced: false, tags, tagFenced: new Set(), unjoinable: false, settle, waiters, expected: [] });
     let counter = 0;
     const fresh = () => `v${++counter}`;
     const outcome = (promise: Promise<string>): Promise<Outcome> =>
@@ -287,12 +362,12 @@ async function runHistory(options: Options, commands: Command[]): Promise<void> 
         case 'hold': {
           const stale = model.swr(step.key, now);
           const expected = model.read(step.key, now);
-          // A load fenced by an invalidation or a newer value is never joined (contract point 1).
-          const joined = model.loads.find((load) => load.key === step.key && !load.fenced);
+          // A load fenced by an invalidation or a newer value is never joined (contract point 1), nor one a tag invalidation may concern.
+          const joined = model.loads.find((load) => load.key === step.key && !load.fenced && !load.unjoinable);
           const value = fresh();
           const settle = Promise.withResolvers<string>();
           const loader = step.kind === 'get' ? () => value : () => settle.promise;
-          const result = outcome(cache.get(step.key, loader));
+          const result = outcome(cache.get(step.key, loader, { tags: step.tags }));
           const entry = model.find(step.key);
           const refresh = expected !== undefined && entry !== undefined && entry.refreshAt <= now;
           if (expected !== undefined || stale !== undefined) {
@@ -301,16 +376,16 @@ async function runHistory(options: Options, commands: Command[]): Promise<void> 
             // Past its refresh time, or served stale: one background load, unless one is in flight (single flight).
             if ((refresh || stale !== undefined) && joined === undefined) {
               if (refresh) entry.refreshAt = Infinity;
-              if (step.kind === 'get') storeNow(step.key, value, now, options.ttl);
-              else model.loads.push({ key: step.key, fenced: false, settle, waiters: [], expected: [] });
+              if (step.kind === 'get') storeNow(step.key, value, now, options.ttl, step.tags);
+              else model.loads.push(held(step.key, step.tags, settle, []));
             }
           } else if (joined !== undefined) {
             joined.waiters.push(result);
           } else if (step.kind === 'get') {
             expect(await result, 'get load').to.deep.equal({ value });
-            storeNow(step.key, value, now, options.ttl);
+            storeNow(step.key, value, now, options.ttl, step.tags);
           } else {
-            model.loads.push({ key: step.key, fenced: false, settle, waiters: [result], expected: [] });
+            model.loads.push(held(step.key, step.tags, settle, [result]));
           }
           break;
         }
@@ -327,7 +402,7 @@ async function runHistory(options: Options, commands: Command[]): Promise<void> 
           } else {
             load.settle.resolve(value);
             expected = { value };
-            if (!load.fenced) storeNow(load.key, value, now, options.ttl);
+            if (!load.fenced && !load.tags.some((t) => load.tagFenced.has(t))) storeNow(load.key, value, now, options.ttl, load.tags);
           }
           const results = await Promise.all(load.waiters);
           for (const result of results) expect(result, 'held load callers').to.deep.equal(expected);
@@ -335,13 +410,25 @@ async function runHistory(options: Options, commands: Command[]): Promise<void> 
         }
         case 'set': {
           const value = fresh();
-          cache.set(step.key, value, step.ttl === undefined ? undefined : { ttl: step.ttl });
-          storeNow(step.key, value, now, step.ttl ?? options.ttl);
+          cache.set(step.key, value, step.ttl === undefined ? { tags: step.tags } : { ttl: step.ttl, tags: step.tags });
+          storeNow(step.key, value, now, step.ttl ?? options.ttl, step.tags);
           break;
         }
         case 'invalidate':
           await cache.invalidate(step.key);
           model.invalidate(step.key);
+          break;
+        case 'invalidateTag':
+          await (step.soft ? cache.expireTag(step.tag) : cache.invalidateTag(step.tag));
+          model.invalidateTag(step.tag, step.soft, now);
+          break;
+        case 'expire':
+          await cache.expire(step.key);
+          model.expire(step.key, now);
+          break;
+        case 'invalidateNamespace':
+          await cache.namespace('n').invalidateAll();
+          model.invalidatePrefix('n:');
           break;
         case 'invalidateAll':
           await cache.invalidateAll();
@@ -351,6 +438,7 @@ async function runHistory(options: Options, commands: Command[]): Promise<void> 
           cache.clear();
           model.entries = [];
           model.hand = null;
+          model.tagged.clear();
           model.fence(undefined);
           break;
         case 'tick':
