@@ -139,10 +139,13 @@ export const ROWS: readonly RowSpec[] = [
     panels: [
       {
         title: 'Invalidations: local vs remote',
-        description: 'Invalidations applied per second, by origin (this instance, or another one through the transport) and scope (key, all).',
+        description: 'Invalidations applied per second, by origin (this instance, or another one through the transport) and scope (key, all, tag, prefix: a namespace); the soft ones (expire, expireTag) again on their own.',
         kind: 'timeseries',
         unit: 'ops',
-        queries: [{ expr: `sum by (cache, origin, scope) (${rate('coherent_cache_invalidated_total')})`, legend: '{{cache}} {{origin}} {{scope}}' }],
+        queries: [
+          { expr: `sum by (cache, origin, scope) (${rate('coherent_cache_invalidated_total')})`, legend: '{{cache}} {{origin}} {{scope}}' },
+          { expr: `sum by (cache, origin, scope) (${rate('coherent_cache_invalidated_soft_total')})`, legend: '{{cache}} {{origin}} {{scope}} soft' },
+        ],
       },
       {
         title: 'Propagation lag',
