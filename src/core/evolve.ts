@@ -211,7 +211,7 @@ function applyInvalidated<V>(state: CacheState<V>, event: InvalidatedEvent): voi
         }
       }
       // Loads begun so far may settle carrying the tag.
-      tags.fence(event.tag, state.lastLoadId);
+      tags.fence(event.tag, state.lastLoadId, () => oldestLoad(state));
       return;
     case 'prefix':
       for (const key of entries.keysWithPrefix(event.prefix)) {
@@ -226,6 +226,13 @@ function applyInvalidated<V>(state: CacheState<V>, event: InvalidatedEvent): voi
       fenceLoads(state, undefined, 'invalidated');
       return;
   }
+}
+
+/** The oldest load id in flight (Infinity: none). */
+function oldestLoad<V>(state: CacheState<V>): number {
+  let oldest = Infinity;
+  for (const group of state.loads.values()) for (const load of group) if (load.loadId < oldest) oldest = load.loadId;
+  return oldest;
 }
 
 function untag<V>(state: CacheState<V>, key: string): void {

@@ -7,14 +7,19 @@
  * must not be stored if it carries the tag. Only `evolve` writes it; a store
  * without tags and a hit never touch it.
  */
+/** Fences kept before the first sweep. */
+const MIN_SWEEP = 256;
+
 export class TagIndex {
   /** Tag → keys whose value carries it. */
   private readonly keysByTag = new Map<string, Set<string>>();
   /** Key → the tags its value carries (only tagged keys). */
   private readonly tagsByKey = new Map<string, readonly string[]>();
-  /** Tag → the highest load id that began before its last invalidation. Dropped when no load is in flight. */
+  /** Tag → the highest load id that began before its last invalidation. Dropped once no load that old is in flight. */
   private readonly fenceOf = new Map<string, number>();
   private fencedThroughAny = 0;
+  /** How many fences trigger the next sweep (doubling with what survives, so sweeps stay amortized O(1)). */
+  private sweepAt = MIN_SWEEP;
 
   /** Tagged keys. */
   get size(): number {
@@ -57,10 +62,19 @@ export class TagIndex {
     return this.tagsByKey.get(key);
   }
 
-  /** Loads up to `throughLoadId` began before `tag` was invalidated. */
-  fence(tag: string, throughLoadId: number): void {
+  /**
+   * Loads up to `throughLoadId` began before `tag` was invalidated.
+   * `oldestInFlight` gives the oldest load id still running (Infinity: none):
+   * with loads always in flight the fences would never all be dropped, so
+   * past `sweepAt` those no running load is old enough for are swept.
+   */
+  fence(tag: string, throughLoadId: number, oldestInFlight: () => number): void {
     this.fenceOf.set(tag, throughLoadId);
     if (throughLoadId > this.fencedThroughAny) this.fencedThroughAny = throughLoadId;
+    if (this.fenceOf.size < this.sweepAt) return;
+    const oldest = oldestInFlight();
+    for (const [fenced, through] of this.fenceOf) if (through < oldest) this.fenceOf.delete(fenced);
+    this.sweepAt = Math.max(MIN_SWEEP, 2 * this.fenceOf.size);
   }
 
   /** Whether load `loadId`, settling with `tags`, began before one of them was invalidated. */
@@ -78,6 +92,7 @@ export class TagIndex {
   /** No load is in flight: no fence can matter any more (later loads have higher ids). */
   dropFences(): void {
     this.fenceOf.clear();
+    this.sweepAt = MIN_SWEEP;
   }
 
   /** Every value is gone. */

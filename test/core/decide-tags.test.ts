@@ -76,6 +76,19 @@ describe('decide: tags', () => {
     expect(g.when(read('k', 6)).effects).to.deep.equal([{ type: 'start-load', key: 'k', loadId: 2, sync: false }]);
   });
 
+  it('sweeps the fences no running load is old enough for, though loads are always in flight', () => {
+    const state = stateAfter<string>(POLICY, [started('k1', 1, 0)]);
+    for (let i = 2; i <= 2_000; i++) {
+      evolve(state, started(`k${i}`, i, i));
+      evolve(state, { type: 'invalidated', scope: 'tag', tag: `t${i}`, at: i, origin: 'remote', reason: 'explicit', remote });
+      evolve(state, { type: 'loaded', key: `k${i - 1}`, at: i, loadId: i - 1, outcome: 'ok', durationMs: 1, waiters: 1, servedStale: false });
+    }
+    expect(state.loads.size).to.equal(1);
+    expect(snapshotOf(state).tagFences?.length).to.be.below(512);
+    // The one still running began before the last invalidation: still fenced by it.
+    expect(state.tags.fences(2_000, ['t2000'])).to.equal(true);
+  });
+
   it('forgets its fences once no load is in flight', () => {
     const state = stateAfter<string>(POLICY, [started('k', 1, 0), { type: 'invalidated', scope: 'tag', tag: 't', at: 5, origin: 'local', reason: 'explicit' }]);
     expect(snapshotOf(state).tagFences).to.deep.equal([['t', 1]]);
