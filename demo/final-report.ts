@@ -82,7 +82,7 @@ export function printSummary(summary: DemoSummary, say: (line: string) => void):
   if (v !== null) {
     say(
       `verification (sampleRate ${v.sampleRate}): ${int(v.violations)} coherence violation(s) on ${v.pairs.length} worker/key pair(s); ` +
-        `checker: ${int(c.staleReads)} stale read(s) on ${c.stalePairs.length} — ${v.agree ? 'they agree (every pair verification named, the checker saw stale)' : 'they DISAGREE'}` +
+        `checker: ${int(c.staleReads)} stale read(s) on ${c.stalePairs.length} — ${v.agree ? 'they agree (both found stale values, and every key verification named had its invalidation skipped)' : 'they DISAGREE'}` +
         (v.pairs.length === 0 ? '' : ` (${v.pairs.slice(0, 5).join(', ')}${v.pairs.length > 5 ? ', …' : ''})`),
     );
   }

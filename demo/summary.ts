@@ -63,12 +63,15 @@ export interface Verification {
   readonly violations: number;
   /** Where they were found, as `w<worker>:<key>` (the checker's stalePairs form). */
   readonly pairs: readonly string[];
+  /** Keys whose write skipped its invalidation on purpose (--lose), on any worker. */
+  readonly lostKeys: readonly string[];
   /**
    * Verification and the checker agree: each found stale values or neither
-   * did, and every worker and key verification named is one the checker saw
-   * stale. (Verification samples, one key at a time, and an invalidation
-   * arriving within degradedTtl explains a difference: it may miss an episode
-   * a later write ended, and must never name one the checker did not see.)
+   * did, and every key verification named is one whose invalidation was
+   * skipped. (Verification compares with the store, written before the write
+   * is acknowledged, while the checker judges reads begun after the
+   * acknowledgement: a hit between the two is a violation the checker does
+   * not count, so the two are compared by key, against what was lost.)
    */
   readonly agree: boolean;
 }
@@ -162,9 +165,9 @@ export function invalidationCounts(slot: Slot): { local: number; remote: number 
 function verificationOf(slots: readonly Slot[], sampleRate: number, checker: CheckerVerdict): Verification {
   const pairs = slots.flatMap((slot) => (slot.lastStats?.violations ?? []).map((key) => `w${slot.id}:${key}`)).sort();
   const violations = sum(slots, (slot) => slot.lastStats?.stats.coherenceViolation ?? 0);
-  const stale = new Set(checker.stalePairs);
-  const agree = violations > 0 === checker.staleReads > 0 && pairs.every((pair) => stale.has(pair));
-  return { sampleRate, violations, pairs: [...new Set(pairs)], agree };
+  const lostKeys = new Set(slots.flatMap((slot) => slot.lastStats?.lostKeys ?? []));
+  const agree = violations > 0 === checker.staleReads > 0 && pairs.every((pair) => lostKeys.has(pair.slice(pair.indexOf(':') + 1)));
+  return { sampleRate, violations, pairs: [...new Set(pairs)], lostKeys: [...lostKeys].sort(), agree };
 }
 
 /** Every worker's recent propagation-lag samples (ms), by their last /stats. */

@@ -35,6 +35,8 @@ export interface WorkerStatsBody {
   readonly lag: { readonly samples: number; readonly recentMs: readonly number[] };
   /** Keys of the coherence violations verification found here (keys allowed: they are the demo's own ids). */
   readonly violations: readonly string[];
+  /** Keys whose write here skipped its invalidation on purpose (--lose). */
+  readonly lostKeys: readonly string[];
 }
 
 /** What GET /config/:id and PUT /config/:id answer. */
@@ -97,6 +99,7 @@ async function main(): Promise<void> {
     ...(sampleRate > 0 ? { verify: { sampleRate, allowKeys: true } } : {}),
   });
   const violations = new Set<string>();
+  const lostKeys = new Set<string>();
   cache.on('coherence.violation', (event) => violations.add(event.key));
   const registry = new Registry();
   const unregisterPrometheus = registerPrometheus(cache, { registry });
@@ -140,7 +143,7 @@ async function main(): Promise<void> {
       return;
     }
     if (req.method === 'GET' && url.pathname === '/stats') {
-      const stats: WorkerStatsBody = { worker: workerId, pid: process.pid, transport: transport.kind, stats: cache.stats(), lag: { samples: lagCount, recentMs: recentLags() }, violations: [...violations] };
+      const stats: WorkerStatsBody = { worker: workerId, pid: process.pid, transport: transport.kind, stats: cache.stats(), lag: { samples: lagCount, recentMs: recentLags() }, violations: [...violations], lostKeys: [...lostKeys] };
       return json(res, 200, stats);
     }
     return json(res, 404, { error: 'not found' });
@@ -176,6 +179,7 @@ async function main(): Promise<void> {
     try {
       // Acknowledged by every live worker: once this resolves, none serves the old version.
       if (lose === 0 || ++writes % lose !== 0) await cache.invalidate(id, { ack: 'all' });
+      else lostKeys.add(id);
     } catch (error) {
       // Written, but not acknowledged in time (the transport, or a worker): the contract promises nothing for it.
       if (!(error instanceof InvalidationTimeoutError) && !(error instanceof AckTimeoutError)) throw error;
