@@ -6,8 +6,9 @@
  */
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { CacheKeyError, createCache, LEGACY_CHANNEL, MemoryBus, replay, replayStats, type Cache, type CacheEvent, type CacheOptions, type MemoryTransport } from '../../src/index.ts';
+import { CacheKeyError, createCache, LEGACY_CHANNEL, replay, replayStats, type CacheEvent } from '../../src/index.ts';
 import { rejectionOf } from '../support/rejection.ts';
+import { memoryInstances } from '../support/memory-instances.ts';
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
@@ -202,29 +203,11 @@ describe('cache: namespaces', () => {
 });
 
 describe('tags, namespaces and expire across instances (in-memory transport)', () => {
-  let bus: MemoryBus;
-  let caches: Cache<string>[];
-  let transports: MemoryTransport[];
-  beforeEach(() => {
-    bus = new MemoryBus();
-    caches = [];
-    transports = [];
-  });
-  afterEach(async () => {
-    await Promise.all(caches.map((cache) => cache.close()));
-    await Promise.all(transports.map((transport) => transport.close()));
-  });
-
-  async function instance(options: Partial<CacheOptions> = {}, transport = bus.transport()): Promise<Cache<string>> {
-    transports.push(transport);
-    const cache = createCache<string>({ name: 'scoped', transport, metrics: false, ...options });
-    caches.push(cache);
-    await cache.ready();
-    return cache;
-  }
+  const memory = memoryInstances({ name: 'scoped' });
+  const { instance } = memory;
 
   it('invalidateTag, expire, expireTag and a namespace invalidateAll each go out as one message and apply on the peer', async () => {
-    const transport = bus.transport();
+    const transport = memory.bus.transport();
     const publish = sinon.spy(transport, 'publish');
     const a = await instance({ staleIfError: 60_000 }, transport);
     const b = await instance({ staleIfError: 60_000 });
@@ -253,7 +236,7 @@ describe('tags, namespaces and expire across instances (in-memory transport)', (
   });
 
   it('invalidations of one tick share messages by kind', async () => {
-    const transport = bus.transport();
+    const transport = memory.bus.transport();
     const publish = sinon.spy(transport, 'publish');
     const a = await instance({}, transport);
     publish.resetHistory();
@@ -268,7 +251,7 @@ describe('tags, namespaces and expire across instances (in-memory transport)', (
   });
 
   it('a tag whose publish failed is retried as a clear (the retry queue holds keys), and its caller is answered by that send', async () => {
-    const transport = bus.transport();
+    const transport = memory.bus.transport();
     const a = await instance({ retryInterval: 10 }, transport);
     const b = await instance();
     b.set('x', 'x');
@@ -284,7 +267,7 @@ describe('tags, namespaces and expire across instances (in-memory transport)', (
   });
 
   it('with the legacy channel, a tag or a namespace is a clear to old peers and an expire a delete', async () => {
-    const transport = bus.transport();
+    const transport = memory.bus.transport();
     const publish = sinon.spy(transport, 'publish');
     const a = await instance({ legacyChannel: LEGACY_CHANNEL }, transport);
     publish.resetHistory();
