@@ -118,6 +118,19 @@ describe('redis transport with a log (real redis-server)', function () {
     expect(await repaired).to.include({ mode: 'full', cause: 'log-reset', dropped: 3 });
   });
 
+  it('a log state someone else overwrote (a position that is not a number) cannot vouch for a gap: a full resync, not a read failing forever', async () => {
+    const [a, b] = [instance(), instance()];
+    await Promise.all([a.ready(), b.ready()]);
+    await fill(b, 3);
+    await a.invalidate('k0');
+    const lost = waitForEvent(b, 'degraded', isLink('degraded'));
+    await redis.server.clientKill('pubsub');
+    await lost;
+    await redis.server.command('HSET', logKeys(CHANNEL)[0], 'seq', 'not a number');
+    expect(await resynced(b)).to.include({ mode: 'full', cause: 'log-trimmed' });
+    expect(b.stats().repairFailed).to.equal(0);
+  });
+
   it('trims entries older than maxAge', async () => {
     const a = instance({}, { log: { maxEntries: 100, maxAge: 60_000 } });
     await a.ready();
