@@ -304,10 +304,10 @@ function validateFields(
   return withAck.ok ? { ok: true, message: withAck.message, sig } : withAck;
 }
 
-/** A request for confirmation (del, clear: `ack` only) or a confirmation (ack: `ack` and `to`), checked and added to `message`. */
+/** A request for confirmation (any op that invalidates: `ack` only) or a confirmation (ack: `ack` and `to`), checked and added to `message`. */
 function checkAck(message: InvalidationMessage, ack: unknown, to: unknown): DecodeResult {
   if (typeof ack !== 'number' || !Number.isSafeInteger(ack) || ack < 1) return reject('bad-shape', 'ack must be a positive whole number');
-  if (message.op !== 'del' && message.op !== 'clear' && message.op !== 'ack') return reject('bad-shape', `a ${message.op} message carries no ack`);
+  if (message.op === 'beat') return reject('bad-shape', `a ${message.op} message carries no ack`);
   if (message.op !== 'ack') return to === undefined ? { ok: true, message: { ...message, ack } } : reject('bad-shape', `a ${message.op} message carries no to`);
   const badTo = checkName(to, 'to');
   return badTo ?? { ok: true, message: { ...message, ack, to: to as string } };

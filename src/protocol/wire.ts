@@ -7,7 +7,7 @@
 export const PROTOCOL_VERSION = 1;
 
 export type InvalidationOp =
-  /** `ack`: the publisher asks every receiver to confirm (see the `ack` op) once it has dropped these keys. */
+  /** `ack` (on any op that invalidates): the publisher asks every receiver to confirm (see the `ack` op) once it has applied it. */
   | { readonly op: 'del'; readonly keys: readonly string[]; readonly ack?: number }
   | { readonly op: 'clear'; readonly ack?: number }
   /** A heartbeat: its echo proves the channel to its sender (renewing its lease), and it announces the sender to its peers. */
@@ -19,11 +19,11 @@ export type InvalidationOp =
    */
   | { readonly op: 'ack'; readonly ack: number; readonly to: string }
   /** Soft invalidation of keys: stale at once, kept for stale-if-error. */
-  | { readonly op: 'expire'; readonly keys: readonly string[]; readonly ack?: never }
+  | { readonly op: 'expire'; readonly keys: readonly string[]; readonly ack?: number }
   /** The entries carrying any of these tags: dropped (`tag`) or made stale (`expire-tag`). */
-  | { readonly op: 'tag' | 'expire-tag'; readonly tags: readonly string[]; readonly ack?: never }
+  | { readonly op: 'tag' | 'expire-tag'; readonly tags: readonly string[]; readonly ack?: number }
   /** Every key starting with one of these prefixes (a namespace's invalidateAll). */
-  | { readonly op: 'prefix'; readonly prefixes: readonly string[]; readonly ack?: never };
+  | { readonly op: 'prefix'; readonly prefixes: readonly string[]; readonly ack?: number };
 
 /** The ops that name a list, and the field that carries it (each is checked against the key limits). */
 export const ITEM_FIELDS = { del: 'keys', expire: 'keys', tag: 'tags', 'expire-tag': 'tags', prefix: 'prefixes' } as const;

@@ -104,9 +104,10 @@ export class MessageWriter {
     return sized(`${this.head}"del","keys":[${list}]${this.originPart}${this.sentAtText.of(sentAt)}${this.tail(traceparent)}`, this.limits);
   }
 
-  /** A message naming a list other than a del's keys: soft invalidations, tags, namespaces (rarer: JSON.stringify writes it). */
-  items(op: Exclude<ItemOp, 'del'>, items: readonly string[], sentAt: number, traceparent: string | undefined): string {
-    return serializeMessage(messageOf(this.cache, this.origin, sentAt, op, items, traceparent), this.limits, this.secret);
+  /** A message naming a list other than a del's keys: soft invalidations, tags, namespaces (rarer: JSON.stringify writes it); with `ack`, it asks for confirmation like `asking`. */
+  items(op: Exclude<ItemOp, 'del'>, items: readonly string[], sentAt: number, traceparent: string | undefined, ack?: number): string {
+    const message = messageOf(this.cache, this.origin, sentAt, op, items, traceparent);
+    return serializeMessage(ack === undefined ? message : ({ ...message, ack } as InvalidationMessage), this.limits, this.secret);
   }
 
   clear(sentAt: number, traceparent: string | undefined): string {

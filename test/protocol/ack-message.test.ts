@@ -1,7 +1,7 @@
 /**
- * The confirmation messages of acknowledged invalidations: a del or clear
- * that asks (`ack`: the request id) and the `ack` op that answers (`ack`,
- * `to`). Both are signed like any message, the signature covering the new
+ * The confirmation messages of acknowledged invalidations: a message that
+ * invalidates (del, clear, tag, expire-tag, expire, prefix) and asks (`ack`:
+ * the request id) and the `ack` op that answers (`ack`, `to`). Both are signed like any message, the signature covering the new
  * fields; a message without them is written and signed exactly as before.
  */
 import { createHmac } from 'node:crypto';
@@ -73,6 +73,28 @@ describe('protocol: requests for confirmation and acks', () => {
     expect(signatureOf({ v: 1, cache: 'c', op: 'ack', ack: 7, to: 'inst_x', origin: 'inst_y', sentAt: 2 }, SECRET)).to.equal(hmac([1, 'c', 'ack', null, 'inst_y', 2, null, 7, 'inst_x']));
     expect(signatureOf({ v: 1, cache: 'c', op: 'del', keys: ['k'], ack: 3, origin: 'inst_y', sentAt: 2 }, SECRET)).to.equal(hmac([1, 'c', 'del', ['k'], 'inst_y', 2, null, 3]));
     expect(signatureOf({ v: 1, cache: 'c', op: 'del', keys: ['k'], origin: 'inst_y', sentAt: 2 }, SECRET)).to.equal(hmac([1, 'c', 'del', ['k'], 'inst_y', 2, null]));
+  });
+
+  it('a tag, expire-tag, expire or prefix message may ask too: its request id is decoded, signed and covered by the signature', () => {
+    for (const [op, field] of [['tag', 'tags'], ['expire-tag', 'tags'], ['expire', 'keys'], ['prefix', 'prefixes']] as const) {
+      const asking = writer.items(op, ['x:'], 1000, undefined, 7);
+      expect(JSON.parse(asking), op).to.deep.equal({ v: 1, cache: 'config', op, [field]: ['x:'], origin: 'inst_a', sentAt: 1000, ack: 7 });
+      expect(decoded(decodeMessage(asking)), op).to.deep.include({ op, ack: 7 });
+      expect(writer.items(op, ['x:'], 1000, undefined), `${op} without ack: as before`).to.equal(JSON.stringify({ v: 1, cache: 'config', op, [field]: ['x:'], origin: 'inst_a', sentAt: 1000 }));
+      const signed = signer.items(op, ['x:'], 1000, undefined, 7);
+      expect(decoded(decodeMessage(signed, { secret: SECRET })), op).to.deep.include({ op, ack: 7 });
+      expect(signatureOf({ v: 1, cache: 'config', op, [field]: ['x:'], ack: 7, origin: 'inst_b', sentAt: 1000 }, SECRET)).to.equal((JSON.parse(signed) as { sig: string }).sig);
+      for (const altered of [signed.replace('"ack":7', '"ack":8'), signed.replace(',"ack":7', '')]) {
+        expect(decodeMessage(altered, { secret: SECRET }), op).to.include({ ok: false, reason: 'bad-signature' });
+      }
+      const forged = new MessageWriter('config', 'inst_b', DEFAULT_LIMITS, 'wrong-secret').items(op, ['x:'], 1000, undefined, 7);
+      expect(decodeMessage(forged, { secret: SECRET }), op).to.include({ ok: false, reason: 'bad-signature' });
+      expect(decodeMessage(writer.items(op, ['x:'], 1000, undefined, 7), { secret: SECRET }), op).to.include({ ok: false, reason: 'unsigned' });
+      const base = { v: 1, cache: 'config', op, [field]: ['x:'], origin: 'inst_a', sentAt: 1 };
+      for (const bad of [{ ...base, ack: 0 }, { ...base, ack: '7' }, { ...base, ack: 1.5 }, { ...base, ack: 7, to: 'inst_x' }, { ...base, to: 'inst_x' }]) {
+        expect(decodeMessage(JSON.stringify(bad)), JSON.stringify(bad)).to.include({ ok: false, reason: 'bad-shape' });
+      }
+    }
   });
 
   it('writes ordinary messages byte for byte as before (no ack field, no cost)', () => {
