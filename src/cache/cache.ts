@@ -179,16 +179,16 @@ export class Cache<V> implements NamespaceHost<V> {
     return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'all' }), options);
   }
 
-  invalidateTag(tag: string): Promise<void> {
-    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'tag', tag: this.checks.tag(tag) }));
+  invalidateTag(tag: string, options?: InvalidateOptions): Promise<void> {
+    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'tag', tag: this.checks.tag(tag) }), options);
   }
 
-  expire(key: string): Promise<void> {
-    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'key', key: this.checks.key(key), soft: true }));
+  expire(key: string, options?: InvalidateOptions): Promise<void> {
+    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'key', key: this.checks.key(key), soft: true }), options);
   }
 
-  expireTag(tag: string): Promise<void> {
-    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'tag', tag: this.checks.tag(tag), soft: true }));
+  expireTag(tag: string, options?: InvalidateOptions): Promise<void> {
+    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'tag', tag: this.checks.tag(tag), soft: true }), options);
   }
 
   namespace(name: string): CacheView<V> {
@@ -196,8 +196,8 @@ export class Cache<V> implements NamespaceHost<V> {
   }
 
   /** @internal A namespace's `invalidateAll`: the keys starting with `prefix`, on every instance. */
-  invalidatePrefix(prefix: string): Promise<void> {
-    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'prefix', prefix: this.checks.tag(prefix) }));
+  invalidatePrefix(prefix: string, options?: InvalidateOptions): Promise<void> {
+    return this.invalidation(() => ({ type: 'invalidate', at: this.clock.exact(), scope: 'prefix', prefix: this.checks.tag(prefix) }), options);
   }
 
   /** Resolves once this instance hears its peers (at once without a transport). */
@@ -370,7 +370,7 @@ export class Cache<V> implements NamespaceHost<V> {
           break;
         case 'arm-ack-timeout':
           // The caller waits for the send (as without ack) and for the confirmations.
-          reply = { kind: 'sent', promise: this.acks.arm(effect.requestId, effect.afterMs, effect.key, reply?.kind === 'sent' ? reply.promise : undefined) };
+          reply = { kind: 'sent', promise: this.acks.arm(effect, reply?.kind === 'sent' ? reply.promise : undefined) };
           break;
         case 'settle-ack':
           this.acks.settle(effect.requestId, effect.missing);
@@ -388,7 +388,7 @@ export class Cache<V> implements NamespaceHost<V> {
       this.assertOpen();
       const command = make();
       const ackTimeout = ackTimeoutOf(options, this.options.invalidateTimeout);
-      const reply = this.dispatch(ackTimeout === undefined || (command.scope !== 'key' && command.scope !== 'all') ? command : { ...command, ackTimeout });
+      const reply = this.dispatch(ackTimeout === undefined ? command : { ...command, ackTimeout });
       return reply?.kind === 'sent' ? reply.promise : Promise.resolve();
     } catch (error) {
       return rejected(error);

@@ -42,9 +42,10 @@ export class InvalidationTimeoutError extends Error {
 }
 
 /**
- * `invalidate(key, { ack: 'all' })` / `invalidateAll({ ack: 'all' })`: these
+ * `invalidate(key, { ack: 'all' })` / `invalidateAll({ ack: 'all' })` (or
+ * `invalidateTag`, `expire`, `expireTag`, a namespace's `invalidateAll`): these
  * peers, live when it was called, did not confirm within its timeout that they
- * dropped the key. The invalidation itself was applied here and sent; they may
+ * applied it. The invalidation itself was applied here and sent; they may
  * still serve the old value, for at most degradedTtl if they cannot hear the
  * channel.
  */
@@ -52,14 +53,16 @@ export class AckTimeoutError extends Error {
   override readonly name = 'AckTimeoutError';
   constructor(
     readonly cacheName: string,
-    /** The key invalidated; undefined for `invalidateAll()`. */
+    /** The key invalidated (or expired); undefined for the other calls. */
     readonly key: string | undefined,
     /** Instance ids of the peers that did not confirm, sorted. */
     readonly peers: readonly string[],
     readonly timeoutMs: number,
+    /** The call, when not `invalidate(key)` or `invalidateAll()`. */
+    readonly operation?: string,
   ) {
     super(
-      `cache "${cacheName}": ${key === undefined ? 'invalidateAll' : 'the invalidation'} was not confirmed within ${timeoutMs} ms by ${peers.length} peer(s): ${peers.join(', ')} (see error.peers)`,
+      `cache "${cacheName}": ${operation ?? (key === undefined ? 'invalidateAll' : 'the invalidation')} was not confirmed within ${timeoutMs} ms by ${peers.length} peer(s): ${peers.join(', ')} (see error.peers)`,
     );
   }
 }

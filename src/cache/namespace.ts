@@ -17,18 +17,18 @@ export interface CacheView<V> {
   set(key: string, value: V, options?: EntryOptions): void;
   /** Drops `key` here and on every other instance (see `Cache.invalidate`; `{ ack: 'all' }` waits for the peers' confirmations). */
   invalidate(key: string, options?: InvalidateOptions): Promise<void>;
-  /** Every key of the cache, or of the namespace (nested ones included), on every instance. */
-  invalidateAll(): Promise<void>;
+  /** Every key of the cache, or of the namespace (nested ones included), on every instance; `{ ack: 'all' }` as for `invalidate`. */
+  invalidateAll(options?: InvalidateOptions): Promise<void>;
   /**
    * Drops every value carrying `tag`, here and on every other instance (one
    * message). Fenced like a key: a load begun before it that settles with the
-   * tag is not stored, and no read begun after it joins a load begun before it.
+   * tag is not stored, and no read begun after it joins a load begun before it. `{ ack: 'all' }` as for `invalidate`.
    */
-  invalidateTag(tag: string): Promise<void>;
+  invalidateTag(tag: string, options?: InvalidateOptions): Promise<void>;
   /** Soft invalidation: `key` goes stale here and everywhere (the next read loads), but is kept for `staleIfError` should that load fail. */
-  expire(key: string): Promise<void>;
+  expire(key: string, options?: InvalidateOptions): Promise<void>;
   /** `expire` for every value carrying `tag` (one message). */
-  expireTag(tag: string): Promise<void>;
+  expireTag(tag: string, options?: InvalidateOptions): Promise<void>;
   /** A view whose keys and tags are prefixed with `name` + ':' (inside this one's). */
   namespace(name: string): CacheView<V>;
 }
@@ -37,7 +37,7 @@ export interface CacheView<V> {
 export interface NamespaceHost<V> extends CacheView<V> {
   readonly name: string;
   /** @internal A namespace's invalidateAll: every key starting with `prefix`, on every instance (one message). */
-  invalidatePrefix(prefix: string): Promise<void>;
+  invalidatePrefix(prefix: string, options?: InvalidateOptions): Promise<void>;
 }
 
 /** Between a namespace's name and what it holds. */
@@ -92,20 +92,20 @@ export class NamespaceView<V> implements CacheView<V> {
     return this.cache.invalidate(this.prefix + key, options);
   }
 
-  invalidateAll(): Promise<void> {
-    return this.cache.invalidatePrefix(this.prefix);
+  invalidateAll(options?: InvalidateOptions): Promise<void> {
+    return this.cache.invalidatePrefix(this.prefix, options);
   }
 
-  invalidateTag(tag: string): Promise<void> {
-    return this.cache.invalidateTag(this.prefix + tag);
+  invalidateTag(tag: string, options?: InvalidateOptions): Promise<void> {
+    return this.cache.invalidateTag(this.prefix + tag, options);
   }
 
-  expire(key: string): Promise<void> {
-    return this.cache.expire(this.prefix + key);
+  expire(key: string, options?: InvalidateOptions): Promise<void> {
+    return this.cache.expire(this.prefix + key, options);
   }
 
-  expireTag(tag: string): Promise<void> {
-    return this.cache.expireTag(this.prefix + tag);
+  expireTag(tag: string, options?: InvalidateOptions): Promise<void> {
+    return this.cache.expireTag(this.prefix + tag, options);
   }
 
   namespace(name: string): CacheView<V> {

@@ -229,14 +229,15 @@ export class Outbox<V> {
         keys = [];
       } else if (batch.scoped !== undefined) {
         scoped = batch.scoped;
-        payloads.v1.push(...encodeScoped(scoped, this.writer, settings.limits, host.now(), traceparent));
+        // Sent after the keys: its last message asks for the confirmation, if one is owed.
+        payloads.v1.push(...encodeScoped(scoped, this.writer, settings.limits, host.now(), traceparent, ack === 0 ? undefined : ack));
         // The original format names keys only: a tag or a namespace is a clear to it, an expire a delete.
         if (settings.legacyChannel !== undefined) {
           const origin = host.instanceId;
           payloads.legacy.push(...encodeLegacy(needsClear(scoped) ? { op: 'clear', origin } : { op: 'del', keys: [...scoped.expire], origin }, settings.limits));
         }
       }
-      if (ack !== 0) this.askForAcks(payloads, keys, ack, traceparent);
+      if (ack !== 0 && scoped === undefined) this.askForAcks(payloads, keys, ack, traceparent);
       const sent = settings.transport.publish(settings.channel, payloads.v1);
       // After the call, which writes to the socket: the bookkeeping is off the path to the peers. An echo
       // cannot arrive before this line unless a transport delivers inside publish(); it is then decoded and

@@ -31,9 +31,14 @@ export function needsClear(scoped: ScopedBatch): boolean {
   return scoped.tags.size > 0 || scoped.expireTags.size > 0 || scoped.prefixes.size > 0;
 }
 
-/** One message per kind (split to respect the limits), in the order a receiver best applies them: namespaces and tags, then keys. */
-export function encodeScoped(scoped: ScopedBatch, writer: MessageWriter, limits: ProtocolLimits, sentAt: number, traceparent: string | undefined): string[] {
+/**
+ * One message per kind (split to respect the limits), in the order a receiver
+ * best applies them: namespaces and tags, then keys. With `ack`, the last one
+ * asks for confirmation of that request (confirming it confirms them all).
+ */
+export function encodeScoped(scoped: ScopedBatch, writer: MessageWriter, limits: ProtocolLimits, sentAt: number, traceparent: string | undefined, ack?: number): string[] {
   const payloads: string[] = [];
+  const chunks: [Exclude<ItemOp, 'del'>, string[]][] = [];
   const kinds: [Exclude<ItemOp, 'del'>, Set<string>][] = [
     ['prefix', scoped.prefixes],
     ['tag', scoped.tags],
@@ -42,18 +47,19 @@ export function encodeScoped(scoped: ScopedBatch, writer: MessageWriter, limits:
   ];
   for (const [op, items] of kinds) {
     const list = [...items];
-    for (let i = 0; i < list.length; i += limits.maxKeysPerMessage) payloads.push(...fitting(op, list.slice(i, i + limits.maxKeysPerMessage), writer, sentAt, traceparent));
+    for (let i = 0; i < list.length; i += limits.maxKeysPerMessage) chunks.push([op, list.slice(i, i + limits.maxKeysPerMessage)]);
   }
+  chunks.forEach(([op, items], i) => payloads.push(...fitting(op, items, writer, sentAt, traceparent, i === chunks.length - 1 ? ack : undefined)));
   return payloads;
 }
 
-/** Encodes `items` as one message, halving them while it is too large. */
-function fitting(op: Exclude<ItemOp, 'del'>, items: readonly string[], writer: MessageWriter, sentAt: number, traceparent: string | undefined): string[] {
+/** Encodes `items` as one message, halving them while it is too large (`ack` goes on the last). */
+function fitting(op: Exclude<ItemOp, 'del'>, items: readonly string[], writer: MessageWriter, sentAt: number, traceparent: string | undefined, ack: number | undefined): string[] {
   try {
-    return [writer.items(op, items, sentAt, traceparent)];
+    return [writer.items(op, items, sentAt, traceparent, ack)];
   } catch (error) {
     if (!(error instanceof ProtocolEncodeError) || error.reason !== 'too-large' || items.length === 1) throw error;
     const half = Math.ceil(items.length / 2);
-    return [...fitting(op, items.slice(0, half), writer, sentAt, traceparent), ...fitting(op, items.slice(half), writer, sentAt, traceparent)];
+    return [...fitting(op, items.slice(0, half), writer, sentAt, traceparent, undefined), ...fitting(op, items.slice(half), writer, sentAt, traceparent, ack)];
   }
 }

@@ -6,17 +6,23 @@
 
 /**
  * `invalidate(…, { ack: 'all' })`: request `requestId` waits for every peer
- * live at the call (`peers`, from their heartbeats) to confirm it dropped the
- * key (or everything). Peers that join later are not waited for; a peer lost
+ * live at the call (`peers`, from their heartbeats) to confirm it applied the
+ * invalidation (of a key, a tag, a namespace or everything). Peers that join later are not waited for; a peer lost
  * meanwhile no longer is.
  */
 export interface AckRequestedEvent {
   readonly type: 'ack.requested';
   readonly at: number;
   readonly requestId: number;
-  readonly scope: 'key' | 'all';
+  readonly scope: 'key' | 'all' | 'tag' | 'prefix';
   /** The key, for scope `key`. */
   readonly key?: string;
+  /** The tag, for scope `tag` (`invalidateTag`, `expireTag`). */
+  readonly tag?: string;
+  /** The namespace's prefix, for scope `prefix` (its `invalidateAll`). */
+  readonly prefix?: string;
+  /** `expire`, `expireTag`: the values were made stale, not dropped. */
+  readonly soft?: true;
   /** The peers it waits for, sorted. */
   readonly peers: readonly string[];
   readonly timeoutMs: number;

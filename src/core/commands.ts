@@ -40,8 +40,8 @@ export interface SetCommand<V> {
  */
 export type InvalidateCommand =
   | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'key'; readonly key: string; readonly soft?: boolean; readonly ackTimeout?: number }
-  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'tag'; readonly tag: string; readonly soft?: boolean }
-  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'prefix'; readonly prefix: string }
+  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'tag'; readonly tag: string; readonly soft?: boolean; readonly ackTimeout?: number }
+  | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'prefix'; readonly prefix: string; readonly ackTimeout?: number }
   | { readonly type: 'invalidate'; readonly at: number; readonly scope: 'all'; readonly ackTimeout?: number };
 
 /** `clear()`: forget everything locally, tell nobody. */

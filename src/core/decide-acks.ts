@@ -1,7 +1,8 @@
 /**
- * Acknowledged invalidations: `invalidate(key, { ack: 'all' })` waits for
- * every peer live at the call (known by its heartbeats) to confirm it dropped
- * the key. A confirmation is an `ack` message naming the request; one channel
+ * Acknowledged invalidations: `invalidate(key, { ack: 'all' })` (and
+ * `invalidateAll`, `invalidateTag`, `expire`, `expireTag`, a namespace's
+ * `invalidateAll`) waits for every peer live at the call (known by its
+ * heartbeats) to confirm it applied the invalidation. A confirmation is an `ack` message naming the request; one channel
  * delivers a publisher's messages in order (and a peer that lost messages
  * drops what they invalidated, by repair or resync, confirming nothing
  * meanwhile), so an ack of request n confirms that peer's earlier requests too. A peer lost while a request waits (not heard
@@ -9,27 +10,51 @@
  * for; one that joins later is not, since it could not have held the old value
  * past the call. The verification of sampled hits is decided here too.
  */
-import type { AckTimeoutCommand, ReceiveCommand, VerifyCommand } from './commands.ts';
+import type { AckRequestedEvent } from './coherence-events.ts';
+import type { AckTimeoutCommand, InvalidateCommand, ReceiveCommand, VerifyCommand } from './commands.ts';
 import { nothing, type Decision } from './decision.ts';
-import type { Effect } from './effects.ts';
+import type { AckOperation, Effect } from './effects.ts';
 import type { CacheEvent } from './events.ts';
 import type { AckWait, CacheState } from './state.ts';
 
 /** The decision of an invalidation (already made) plus its request for confirmation: the publish carries the request id. */
-export function requestAcks<V>(state: CacheState<V>, decision: Decision<V>, scope: 'key' | 'all', key: string | undefined, at: number, timeoutMs: number): Decision<V> {
+export function requestAcks<V>(state: CacheState<V>, decision: Decision<V>, command: InvalidateCommand, timeoutMs: number): Decision<V> {
+  const { at } = command;
   const requestId = state.lastAckId + 1;
   const peers = [...state.peers.keys()].sort();
-  const requested: CacheEvent<V> =
-    key === undefined ? { type: 'ack.requested', at, requestId, scope, peers, timeoutMs } : { type: 'ack.requested', at, requestId, scope, key, peers, timeoutMs };
-  const events: CacheEvent<V>[] = [...decision.events, requested];
-  const effects: Effect<V>[] = decision.effects.map((effect) => (effect.type === 'publish' && (effect.scope === 'key' || effect.scope === 'all') ? { ...effect, ack: requestId } : effect));
-  effects.push({ type: 'arm-ack-timeout', requestId, afterMs: timeoutMs, key });
+  const events: CacheEvent<V>[] = [...decision.events, { type: 'ack.requested', at, requestId, ...scopeOf(command), peers, timeoutMs }];
+  const effects: Effect<V>[] = decision.effects.map((effect) => (effect.type === 'publish' ? { ...effect, ack: requestId } : effect));
+  const key = command.scope === 'key' ? command.key : undefined;
+  const operation = operationOf(command);
+  effects.push(operation === undefined ? { type: 'arm-ack-timeout', requestId, afterMs: timeoutMs, key } : { type: 'arm-ack-timeout', requestId, afterMs: timeoutMs, key, operation });
   if (peers.length === 0) {
     // Nobody to wait for: done once the message is accepted (the caller also waits for that).
     events.push({ type: 'ack.completed', at, requestId, lost: [] });
     effects.push({ type: 'settle-ack', requestId, missing: [] });
   }
   return { events, effects };
+}
+
+/** What `ack.requested` names of the invalidation: its scope, its key, tag or prefix, and whether it was soft. */
+function scopeOf(command: InvalidateCommand): Pick<AckRequestedEvent, 'scope' | 'key' | 'tag' | 'prefix' | 'soft'> {
+  const soft = command.scope !== 'key' && command.scope !== 'tag' ? {} : command.soft === true ? { soft: true as const } : {};
+  switch (command.scope) {
+    case 'key':
+      return { scope: 'key', key: command.key, ...soft };
+    case 'tag':
+      return { scope: 'tag', tag: command.tag, ...soft };
+    case 'prefix':
+      return { scope: 'prefix', prefix: command.prefix };
+    case 'all':
+      return { scope: 'all' };
+  }
+}
+
+/** The call a request came from, for its AckTimeoutError; undefined for `invalidate(key)` and `invalidateAll()`. */
+function operationOf(command: InvalidateCommand): AckOperation | undefined {
+  if (command.scope === 'prefix') return 'namespace invalidateAll';
+  if (command.scope === 'tag') return command.soft === true ? 'expireTag' : 'invalidateTag';
+  return command.scope === 'key' && command.soft === true ? 'expire' : undefined;
 }
 
 /** A peer's ack message: for this instance, it confirms every waiting request up to the one it names. */

@@ -12,13 +12,13 @@ import type { Effect } from './effects.ts';
 import type { CacheEvent, InvalidatedEvent, InvalidationOrigin, InvalidationReason, RemoteSource } from './events.ts';
 import type { CacheState } from './state.ts';
 
-/** Drops (or stales) what the command names here, fences its loads, and tells the peers when there are any (asking a key's or a clear's to confirm, with `ackTimeout`). */
+/** Drops (or stales) what the command names here, fences its loads, and tells the peers when there are any (asking them to confirm, with `ackTimeout`). */
 export function decideInvalidate<V>(state: CacheState<V>, command: InvalidateCommand): Decision<V> {
   const event = localInvalidation(command);
   if (state.link === 'local') return { events: [event], effects: [] };
   const decision: Decision<V> = { events: [event], effects: [publishOf(command)] };
-  if ((command.scope !== 'key' && command.scope !== 'all') || command.ackTimeout === undefined) return decision;
-  return requestAcks(state, decision, command.scope, command.scope === 'key' ? command.key : undefined, command.at, command.ackTimeout);
+  if (command.ackTimeout === undefined) return decision;
+  return requestAcks(state, decision, command, command.ackTimeout);
 }
 
 function localInvalidation(command: InvalidateCommand): InvalidatedEvent {

@@ -20,13 +20,13 @@ export type Effect<V> =
   | { readonly type: 'arm-load-timeout'; readonly key: string; readonly loadId: number; readonly afterMs: number }
   /** Tell the other instances (coalesced with this tick's other publishes); `ack`: ask them to confirm this request. */
   | { readonly type: 'publish'; readonly scope: 'key'; readonly key: string; readonly soft?: boolean; readonly ack?: number }
-  | { readonly type: 'publish'; readonly scope: 'tag'; readonly tag: string; readonly soft?: boolean; readonly ack?: never }
-  | { readonly type: 'publish'; readonly scope: 'prefix'; readonly prefix: string; readonly ack?: never }
+  | { readonly type: 'publish'; readonly scope: 'tag'; readonly tag: string; readonly soft?: boolean; readonly ack?: number }
+  | { readonly type: 'publish'; readonly scope: 'prefix'; readonly prefix: string; readonly ack?: number }
   | { readonly type: 'publish'; readonly scope: 'all'; readonly ack?: number }
   /** Confirm to instance `to` that its messages up to request `ack` were applied. */
   | { readonly type: 'send-ack'; readonly ack: number; readonly to: string }
-  /** Fire an `ack.timeout` command for request `requestId` after `afterMs`; its caller waits from now on. */
-  | { readonly type: 'arm-ack-timeout'; readonly requestId: number; readonly afterMs: number; readonly key: string | undefined }
+  /** Fire an `ack.timeout` command for request `requestId` after `afterMs`; its caller waits from now on (`operation`, for its error, when not `invalidate` or `invalidateAll`). */
+  | { readonly type: 'arm-ack-timeout'; readonly requestId: number; readonly afterMs: number; readonly key: string | undefined; readonly operation?: AckOperation }
   /** Answer the caller of request `requestId`: confirmed by every peer it waited for, or not by `missing`. */
   | { readonly type: 'settle-ack'; readonly requestId: number; readonly missing: readonly string[] }
   /** Send what waits in the retry queue now. */
@@ -45,3 +45,6 @@ export type LoadResult<V> =
   | { readonly kind: 'timeout'; readonly afterMs: number };
 
 export type EffectOf<T extends Effect<unknown>['type'], V = unknown> = Extract<Effect<V>, { type: T }>;
+
+/** The call an acknowledged invalidation other than `invalidate(key)` or `invalidateAll()` came from (named by its AckTimeoutError). */
+export type AckOperation = 'invalidateTag' | 'expire' | 'expireTag' | 'namespace invalidateAll';
