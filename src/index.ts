@@ -28,6 +28,7 @@ export { AckTimeoutError, CacheClosedError, CacheKeyError, CacheOptionError, Inv
 export type { Loader, LoadContext, SyncLoader } from './cache/load-runner.ts';
 export type { CacheTracing, TracedCache, TraceHooks } from './cache/tracing.ts';
 export type * from './core/events.ts';
+export type { AckOperation } from './core/effects.ts';
 export { replay } from './core/snapshot.ts';
 export type { CacheSnapshot, EntrySnapshot, LoadSnapshot, ReplaySettings } from './core/snapshot.ts';
 export type { Listener, Unsubscribe } from './projections/listeners.ts';
