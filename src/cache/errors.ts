@@ -1,4 +1,5 @@
 /** Errors the cache throws or rejects with, each with a stable `name` callers can test. */
+import type { AckOperation } from '../core/effects.ts';
 
 /** A `get` waited longer than `loadTimeout` for its loader. The loader keeps running. */
 export class LoadTimeoutError extends Error {
@@ -59,7 +60,7 @@ export class AckTimeoutError extends Error {
     readonly peers: readonly string[],
     readonly timeoutMs: number,
     /** The call, when not `invalidate(key)` or `invalidateAll()`. */
-    readonly operation?: string,
+    readonly operation?: AckOperation,
   ) {
     super(
       `cache "${cacheName}": ${operation ?? (key === undefined ? 'invalidateAll' : 'the invalidation')} was not confirmed within ${timeoutMs} ms by ${peers.length} peer(s): ${peers.join(', ')} (see error.peers)`,

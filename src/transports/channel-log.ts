@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { CacheOptionError } from '../cache/errors.ts';
 import { describe as describeValue } from '../cache/validate.ts';
-import type { DeliveredPosition, LogRead, PublishKind } from './transport.ts';
+import type { DeliveredPosition, LogRead, PublishKind, TransportLog } from './transport.ts';
 
 /** How much of a channel's log is kept. */
 export interface LogRetention {
@@ -128,6 +128,16 @@ export class ChannelLogs {
   /** The position `payload` gets when published as `kind`: appended as an entry, a mark of the head, or none (plain). */
   position(channel: string, payload: string, kind: PublishKind): DeliveredPosition | undefined {
     return kind === 'entry' ? this.of(channel).append(payload) : kind === 'mark' ? this.of(channel).mark() : undefined;
+  }
+
+  /** What an endpoint of this server reads the logs through; `unreachable` says why it cannot now (its link is down), or undefined. */
+  reader(unreachable: () => Error | undefined): TransportLog {
+    return {
+      read: (channel, after) => {
+        const error = unreachable();
+        return error === undefined ? Promise.resolve(this.of(channel).read(after)) : Promise.reject(error);
+      },
+    };
   }
 
   /** Every log starts again in a new epoch (as a server restarted without persistence). */

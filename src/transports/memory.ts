@@ -82,16 +82,7 @@ export class MemoryTransport implements Transport {
   readonly log: TransportLog | undefined;
 
   constructor(private readonly bus: MemoryBus) {
-    const logs = bus.logs;
-    this.log =
-      logs === undefined
-        ? undefined
-        : {
-            read: (channel, after) => {
-              if (this.status !== 'connected') return Promise.reject(new Error(`memory transport is ${this.status}`));
-              return Promise.resolve(logs.of(channel).read(after));
-            },
-          };
+    this.log = bus.logs?.reader(() => (this.status === 'connected' ? undefined : new Error(`memory transport is ${this.status}`)));
   }
 
   get status(): TransportStatus {

@@ -152,16 +152,7 @@ export class ControlledEndpoint implements Transport {
     private readonly bus: ControlledBus,
     readonly index: number,
   ) {
-    const logs = bus.logs;
-    this.log =
-      logs === undefined
-        ? undefined
-        : {
-            read: (channel, after) => {
-              if (this.status !== 'connected') return Promise.reject(new Error(`endpoint ${this.index} is ${this.status}`));
-              return Promise.resolve(logs.of(channel).read(after));
-            },
-          };
+    this.log = bus.logs?.reader(() => (this.status === 'connected' ? undefined : new Error(`endpoint ${this.index} is ${this.status}`)));
   }
 
   get status(): TransportStatus {
